@@ -1,0 +1,179 @@
+#include "decoder/decoder.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace fraiseql {
+
+// ABI drift breaks the build, not the runtime.
+static_assert(sizeof(fql_event_header) == 32);
+static_assert(offsetof(fql_event_header, gen) == 16);
+static_assert(offsetof(fql_event_header, ts_ns) == 24);
+static_assert(sizeof(fql_data_event) == 56);
+static_assert(offsetof(fql_data_event, pos) == 32);
+static_assert(offsetof(fql_data_event, orig_size) == 40);
+static_assert(offsetof(fql_data_event, copied) == 44);
+static_assert(offsetof(fql_data_event, syscall_total) == 48);
+static_assert(offsetof(fql_data_event, syscall) == 52);
+static_assert(offsetof(fql_data_event, dir) == 54);
+static_assert(offsetof(fql_data_event, flags) == 55);
+static_assert(sizeof(fql_conn_event) == 96);
+static_assert(offsetof(fql_conn_event, laddr) == 40);
+static_assert(offsetof(fql_conn_event, bytes_in) == 80);
+static_assert(sizeof(fql_proc_event) == 56);
+
+namespace {
+
+template <typename T>
+bool ReadStruct(std::span<const uint8_t> record, T* out) {
+  if (record.size() < sizeof(T)) return false;
+  std::memcpy(out, record.data(), sizeof(T));
+  return true;
+}
+
+ConnKey KeyOf(const fql_event_header& h) {
+  return ConnKey{h.tgid, h.fd, h.gen};
+}
+
+std::string FormatAddress(uint16_t family, const std::array<uint8_t, 16>& addr, uint16_t port) {
+  char buf[INET6_ADDRSTRLEN] = "?";
+  if (family == AF_INET) {
+    inet_ntop(AF_INET, addr.data(), buf, sizeof(buf));
+    return fmt::format("{}:{}", buf, port);
+  }
+  if (family == AF_INET6) {
+    inet_ntop(AF_INET6, addr.data(), buf, sizeof(buf));
+    return fmt::format("[{}]:{}", buf, port);
+  }
+  return fmt::format("?:{}", port);
+}
+
+}  // namespace
+
+const char* DecodeErrorName(DecodeError e) {
+  switch (e) {
+    case DecodeError::kNone: return "none";
+    case DecodeError::kTooShort: return "too_short";
+    case DecodeError::kUnknownKind: return "unknown_kind";
+    case DecodeError::kBadLength: return "bad_length";
+    case DecodeError::kCount: break;
+  }
+  return "unknown";
+}
+
+const char* SyscallName(uint16_t syscall) {
+  static constexpr const char* kNames[FQL_SYS_COUNT] = {
+      "none",    "read",     "write",    "readv",   "writev", "recvfrom",
+      "sendto",  "recvmsg",  "sendmsg",  "recvmmsg", "sendmmsg", "sendfile",
+      "accept",  "accept4",  "connect",  "close"};
+  return syscall < FQL_SYS_COUNT ? kNames[syscall] : "unknown";
+}
+
+std::string ConnKey::ToString() const { return fmt::format("{}/{}#{}", tgid, fd, gen); }
+
+std::string DataEvent::ToString() const {
+  return fmt::format("data {} {} {} pos={} orig={} copied={} total={} flags={:#x} ts={}",
+                     conn.ToString(), dir == Direction::kIngress ? "in" : "out",
+                     SyscallName(syscall), pos, orig_size, data.size(), syscall_total, flags,
+                     ts_ns);
+}
+
+std::string ConnEvent::LocalAddress() const { return FormatAddress(family, laddr, lport); }
+std::string ConnEvent::RemoteAddress() const { return FormatAddress(family, raddr, rport); }
+
+std::string ConnEvent::ToString() const {
+  static constexpr const char* kRoles[] = {"unknown", "server", "client"};
+  return fmt::format("{} {} role={} {} -> {}{} in={} out={}",
+                     kind == Kind::kOpen ? "open" : "close", conn.ToString(),
+                     kRoles[static_cast<int>(role) % 3], LocalAddress(), RemoteAddress(),
+                     preexisting ? " preexisting" : "", bytes_in, bytes_out);
+}
+
+std::string ProcEvent::ToString() const {
+  static constexpr const char* kKinds[] = {"fork", "exec", "exit"};
+  return fmt::format("proc {} tgid={} ppid={} comm={}", kKinds[static_cast<int>(kind)], tgid,
+                     ppid, comm);
+}
+
+DecodeError Decoder::Decode(std::span<const uint8_t> record, Event* out) {
+  auto fail = [this](DecodeError e) {
+    ++errors_[static_cast<size_t>(e)];
+    return e;
+  };
+  fql_event_header h;
+  if (!ReadStruct(record, &h)) return fail(DecodeError::kTooShort);
+
+  switch (h.kind) {
+    case FQL_EV_DATA: {
+      fql_data_event d;
+      if (!ReadStruct(record, &d)) return fail(DecodeError::kTooShort);
+      if (d.copied > d.orig_size || record.size() - sizeof(d) != d.copied ||
+          d.dir > FQL_DIR_EGRESS || d.syscall >= FQL_SYS_COUNT) {
+        return fail(DecodeError::kBadLength);
+      }
+      DataEvent e;
+      e.conn = KeyOf(h);
+      e.tid = h.tid;
+      e.ts_ns = h.ts_ns;
+      e.pos = d.pos;
+      e.orig_size = d.orig_size;
+      e.syscall_total = d.syscall_total;
+      e.syscall = d.syscall;
+      e.dir = static_cast<Direction>(d.dir);
+      e.flags = d.flags;
+      e.data = std::string_view(reinterpret_cast<const char*>(record.data() + sizeof(d)),
+                                d.copied);
+      *out = e;
+      break;
+    }
+    case FQL_EV_CONN_OPEN:
+    case FQL_EV_CONN_CLOSE: {
+      fql_conn_event c;
+      if (!ReadStruct(record, &c)) return fail(DecodeError::kTooShort);
+      if (c.role > FQL_ROLE_CLIENT) return fail(DecodeError::kBadLength);
+      ConnEvent e;
+      e.kind = h.kind == FQL_EV_CONN_OPEN ? ConnEvent::Kind::kOpen : ConnEvent::Kind::kClose;
+      e.conn = KeyOf(h);
+      e.tid = h.tid;
+      e.ts_ns = h.ts_ns;
+      e.family = c.family;
+      e.role = static_cast<ConnRole>(c.role);
+      e.lport = c.lport;
+      e.rport = c.rport;
+      std::memcpy(e.laddr.data(), c.laddr, 16);
+      std::memcpy(e.raddr.data(), c.raddr, 16);
+      e.preexisting = (c.flags & FQL_CONN_F_PREEXISTING) != 0;
+      e.bytes_in = c.bytes_in;
+      e.bytes_out = c.bytes_out;
+      *out = e;
+      break;
+    }
+    case FQL_EV_PROC_FORK:
+    case FQL_EV_PROC_EXEC:
+    case FQL_EV_PROC_EXIT: {
+      fql_proc_event p;
+      if (!ReadStruct(record, &p)) return fail(DecodeError::kTooShort);
+      ProcEvent e;
+      e.kind = h.kind == FQL_EV_PROC_FORK   ? ProcEvent::Kind::kFork
+               : h.kind == FQL_EV_PROC_EXEC ? ProcEvent::Kind::kExec
+                                            : ProcEvent::Kind::kExit;
+      e.tgid = h.tgid;
+      e.ppid = p.ppid;
+      e.ts_ns = h.ts_ns;
+      e.comm.assign(p.comm, strnlen(p.comm, sizeof(p.comm)));
+      *out = e;
+      break;
+    }
+    default:
+      return fail(DecodeError::kUnknownKind);
+  }
+  ++decoded_;
+  return DecodeError::kNone;
+}
+
+}  // namespace fraiseql
