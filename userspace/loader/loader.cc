@@ -1,0 +1,220 @@
+#include "loader/loader.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <mutex>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "capture.skel.h"
+#include "loader/doctor.h"
+#include "loader/ringbuf_source.h"
+
+namespace fraiseql::loader {
+namespace {
+
+// Mirrors struct fql_conn_key in bpf/capture.bpf.c (map-internal, not part of the ABI).
+struct ConnKey {
+  uint32_t tgid;
+  int32_t fd;
+};
+static_assert(sizeof(ConnKey) == 8);
+
+// Programs whose syscalls are only counted: a kernel without them still works.
+const std::set<std::string> kOptionalPrograms = {
+    "fql_enter_sendmmsg", "fql_enter_recvmmsg", "fql_enter_sendfile64"};
+
+int LibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
+  char buf[1024];
+  int n = vsnprintf(buf, sizeof(buf), fmt, args);
+  if (n <= 0) return 0;
+  std::string msg(buf, std::min<size_t>(static_cast<size_t>(n), sizeof(buf) - 1));
+  while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+  switch (level) {
+    case LIBBPF_WARN: spdlog::warn("libbpf: {}", msg); break;
+    case LIBBPF_INFO: spdlog::info("libbpf: {}", msg); break;
+    default: spdlog::debug("libbpf: {}", msg); break;
+  }
+  return n;
+}
+
+void RouteLibbpfLogs() {
+  static std::once_flag once;
+  std::call_once(once, [] { libbpf_set_print(LibbpfPrint); });
+}
+
+bool IsPowerOfTwo(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Loader>> Loader::Open(const LoaderOptions& options) {
+  RouteLibbpfLogs();
+  if (Status s = CheckRequirements(); !s.ok()) return s;
+
+  std::unique_ptr<Loader> loader(new Loader());
+  // 1. open
+  loader->skel_ = capture_bpf__open();
+  if (loader->skel_ == nullptr) return Status::Errno("BPF: open skeleton", errno);
+  // 2. configure rodata and map sizes (before load)
+  if (Status s = loader->Configure(options); !s.ok()) return s;
+  // 3. load (verifier)
+  if (int err = capture_bpf__load(loader->skel_); err != 0) {
+    return Status::Errno("BPF: load (verifier log above, at warn level)", -err);
+  }
+  if (loader->skel_->rodata->fql_abi_version != FQL_ABI_VERSION) {
+    return Status::Error("BPF: ABI version mismatch between capture.bpf.o and events.h");
+  }
+  // 4. run-time stats (best effort; fd kept open while we live)
+  loader->stats_fd_ = bpf_enable_stats(BPF_STATS_RUN_TIME);
+  if (loader->stats_fd_ < 0) {
+    spdlog::info("BPF: run-time stats unavailable ({}); per-program run time will read 0",
+                 std::strerror(errno));
+  }
+  // 5. attach every program
+  if (Status s = loader->Attach(); !s.ok()) return s;
+  spdlog::info("BPF: {} programs attached, capture_cap={} ringbuf={} bytes",
+               loader->attached_.size(), options.capture_cap, options.ringbuf_bytes);
+  return loader;
+}
+
+Status Loader::Configure(const LoaderOptions& options) {
+  constexpr uint32_t kMaxCap = FQL_MAX_CHUNK * FQL_MAX_CHUNKS_PER_SYSCALL;
+  if (options.capture_cap > kMaxCap) {
+    return Status::Error("capture_cap " + std::to_string(options.capture_cap) +
+                         " exceeds the maximum " + std::to_string(kMaxCap));
+  }
+  const auto page = static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
+  if (!IsPowerOfTwo(options.ringbuf_bytes) || options.ringbuf_bytes < page) {
+    return Status::Error("ringbuf_bytes " + std::to_string(options.ringbuf_bytes) +
+                         " must be a power of two and at least the page size");
+  }
+  skel_->rodata->capture_cap = options.capture_cap;
+  if (int err = bpf_map__set_max_entries(skel_->maps.fql_events, options.ringbuf_bytes)) {
+    return Status::Errno("BPF: set ring buffer size", -err);
+  }
+  return Status::Ok();
+}
+
+Status Loader::Attach() {
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    const std::string name = bpf_program__name(prog);
+    bpf_link* link = bpf_program__attach(prog);
+    if (link == nullptr) {
+      const int err = errno;
+      if (kOptionalPrograms.count(name) != 0) {
+        spdlog::warn("BPF: optional program {} ({}) not attached: {}", name,
+                     bpf_program__section_name(prog), std::strerror(err));
+        continue;
+      }
+      return Status::Errno("BPF: attach " + name + " (" + bpf_program__section_name(prog) +
+                               "); is tracefs mounted and the tracepoint present?",
+                           err);
+    }
+    links_.push_back(link);
+    attached_.push_back(name);
+  }
+  return Status::Ok();
+}
+
+Loader::~Loader() {
+  for (auto it = links_.rbegin(); it != links_.rend(); ++it) bpf_link__destroy(*it);
+  links_.clear();
+  capture_bpf__destroy(skel_);  // NULL-safe
+  if (stats_fd_ >= 0) close(stats_fd_);
+}
+
+Status Loader::Watch(uint32_t tgid) {
+  if (tgid == 0) return Status::Error("Watch: tgid 0 is not a process");
+  if (tgid == static_cast<uint32_t>(getpid())) {
+    return Status::Error("Watch: refusing to watch the collector itself");
+  }
+  const uint32_t one = 1;
+  if (bpf_map__update_elem(skel_->maps.fql_watched, &tgid, sizeof(tgid), &one, sizeof(one),
+                           BPF_ANY) != 0) {
+    return Status::Errno("Watch " + std::to_string(tgid), errno);
+  }
+  return Status::Ok();
+}
+
+Status Loader::Unwatch(uint32_t tgid) {
+  if (bpf_map__delete_elem(skel_->maps.fql_watched, &tgid, sizeof(tgid), 0) != 0 &&
+      errno != ENOENT) {
+    return Status::Errno("Unwatch " + std::to_string(tgid), errno);
+  }
+  // Drop the process's connection entries (collect first: deleting while iterating
+  // restarts the walk on some kernels).
+  std::vector<ConnKey> doomed;
+  ConnKey key{}, next{};
+  const ConnKey* prev = nullptr;
+  while (bpf_map__get_next_key(skel_->maps.fql_conns, prev, &next, sizeof(next)) == 0) {
+    if (next.tgid == tgid) doomed.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  for (const ConnKey& k : doomed) {
+    bpf_map__delete_elem(skel_->maps.fql_conns, &k, sizeof(k), 0);
+  }
+  return Status::Ok();
+}
+
+std::vector<uint32_t> Loader::Watched() const {
+  std::vector<uint32_t> out;
+  uint32_t key = 0, next = 0;
+  const uint32_t* prev = nullptr;
+  while (bpf_map__get_next_key(skel_->maps.fql_watched, prev, &next, sizeof(next)) == 0) {
+    out.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+std::array<uint64_t, FQL_CNT_MAX> Loader::ReadCounters() const {
+  std::array<uint64_t, FQL_CNT_MAX> sums{};
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return sums;
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
+  for (uint32_t i = 0; i < FQL_CNT_MAX; ++i) {
+    if (bpf_map__lookup_elem(skel_->maps.fql_stats, &i, sizeof(i), per_cpu.data(),
+                             per_cpu.size() * sizeof(uint64_t), 0) != 0) {
+      continue;
+    }
+    for (uint64_t v : per_cpu) sums[i] += v;
+  }
+  return sums;
+}
+
+std::unique_ptr<source::EventSource> Loader::MakeEventSource() {
+  auto src = RingBufferSource::Create(bpf_map__fd(skel_->maps.fql_events));
+  if (!src.ok()) {
+    spdlog::error("{}", src.status().message());
+    return nullptr;
+  }
+  return std::move(src.value());
+}
+
+std::vector<ProgramStat> Loader::ProgramStats() const {
+  std::vector<ProgramStat> out;
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    ProgramStat st;
+    st.name = bpf_program__name(prog);
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0) {
+      st.run_time_ns = info.run_time_ns;
+      st.run_cnt = info.run_cnt;
+    }
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+}  // namespace fraiseql::loader
