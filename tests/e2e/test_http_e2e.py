@@ -232,8 +232,8 @@ class Env:
     def start_app(cls) -> Proc:
         env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "demo"))
         p = Proc("app", [PY, "-m", "uvicorn", "fraiseql_demo.app:app", "--host", HOST,
-                         "--port", str(cls.app_port), "--timeout-keep-alive", "600",
-                         "--no-access-log"],
+                         "--port", str(cls.app_port), "--timeout-keep-alive", "600"]
+                 + ([] if OPTS.app_access_log else ["--no-access-log"]),
                  os.path.join(cls.log_dir, "app.log"), cwd=os.path.join(ROOT, "demo"), env=env)
         # uvicorn binds its socket only after application startup (pool open): a TCP accept means
         # ready, and a plain connect sends no HTTP request the collector could count.
@@ -549,6 +549,8 @@ def main() -> int:
                     help="extra argument for `fraiseql-collector run` (repeatable)")
     ap.add_argument("--ready-timeout", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--app-access-log", action="store_true",
+                    help="keep uvicorn's access log on (tests/e2e/fake_collector.py needs it)")
     ap.add_argument("--keep-services", action="store_true",
                     help="leave PostgreSQL/Redis running even if this run started them")
     OPTS, rest = ap.parse_known_args()
