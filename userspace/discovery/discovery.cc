@@ -19,6 +19,12 @@ namespace {
 constexpr unsigned long kPfKthread = 0x00200000;   // include/linux/sched.h
 constexpr size_t kMaxSmallFile = 1 << 20;          // cmdline, environ, status, stat
 constexpr size_t kMaxMapsFile = 64 << 20;          // maps of a big process
+// libstdc++'s std::regex recurses once per character matched: a --cmdline regex such as
+// "a.*b" overflows an 8 MiB stack on a ~100 KB command line (long Java classpaths are not
+// rare). Regexes therefore see only the first kMaxRegexInput bytes, and app-argument
+// candidates longer than kMaxAppToken are skipped.
+constexpr size_t kMaxRegexInput = 4096;
+constexpr size_t kMaxAppToken = 256;
 constexpr int kMaxParentDepth = 2;                 // worker -> master (-> supervisor)
 constexpr std::string_view kDeletedSuffix = " (deleted)";
 constexpr std::string_view kHttpServers[] = {"uvicorn", "gunicorn", "hypercorn", "granian"};
@@ -102,11 +108,13 @@ bool ParseU32(std::string_view s, uint32_t* out) {
 }
 
 bool IsPythonName(const std::string& basename) {
+  if (basename.size() > 64) return false;
   static const std::regex kPython("^python[0-9.]*$");
   return std::regex_match(basename, kPython);
 }
 
 bool IsOtherInterpreter(const std::string& basename) {
+  if (basename.size() > 64) return false;
   static const std::regex kOther(
       "^(node|nodejs|java|ruby[0-9.]*|perl[0-9.]*|php[0-9.]*|php-fpm[0-9.]*|bash|sh|dash|zsh|"
       "dotnet|pypy[0-9.]*|lua[0-9.]*|erl|beam\\.smp)$");
@@ -121,6 +129,7 @@ bool IsCollectorName(const std::string& name) {
 // A uvicorn/gunicorn/hypercorn/granian application argument: "pkg.module:attr", optionally
 // a factory call "pkg.module:create_app()". Host:port and unix:/path values do not match.
 bool IsAppArgument(const std::string& token) {
+  if (token.size() > kMaxAppToken) return false;
   static const std::regex kApp(
       "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_.]*(\\(.*\\))?$");
   return std::regex_match(token, kApp);
@@ -391,8 +400,13 @@ std::optional<Target> Discovery::EvaluateInfo(ProcInfo& info, ScanCache& cache, 
     for (uint32_t pid : selectors_.pids) {
       if (pid == info.pid) reasons.push_back("pid " + std::to_string(pid));
     }
-    for (const auto& [text, re] : regexes_) {
-      if (std::regex_search(info.cmdline, re)) reasons.push_back("cmdline ~ /" + text + "/");
+    if (!regexes_.empty()) {
+      std::string_view head = std::string_view(info.cmdline).substr(0, kMaxRegexInput);
+      for (const auto& [text, re] : regexes_) {
+        if (std::regex_search(head.begin(), head.end(), re)) {
+          reasons.push_back("cmdline ~ /" + text + "/");
+        }
+      }
     }
     if (!selectors_.ports.empty()) {
       std::vector<uint16_t> ports = PortsOf(info.pid, cache);

@@ -8,7 +8,9 @@
 // is a target when it matches ANY of them (union); auto-detection is then off.
 //   --pid N          the process N (must exist, must not be a kernel thread or a thread id).
 //   --cmdline REGEX  std::regex (ECMAScript) searched (regex_search, not a full match) in
-//                    the command line with its NUL separators replaced by spaces.
+//                    the command line with its NUL separators replaced by spaces; only
+//                    its first 4096 bytes (std::regex recursion would overflow the stack
+//                    on very long command lines). '.' does not match a newline.
 //   --port N         processes holding a TCP socket in LISTEN state (IPv4 or IPv6) on
 //                    local port N: /proc/PID/net/tcp{,6} (state 0A) give the socket inodes,
 //                    /proc/PID/fd/* symlinks "socket:[INODE]" give the owners. Every process

@@ -235,6 +235,25 @@ TEST_F(FakeHostTest, ThreadIdsAreNotTargets) {
   EXPECT_TRUE(d.Check(200).has_value());
 }
 
+TEST_F(FakeHostTest, HugeCommandLinesDoNotOverflowTheRegexStack) {
+  // ~200 KB classpath: std::regex would recurse once per character without the cap.
+  std::string classpath(200000, 'a');
+  proc_.Add(Native(600, "/usr/bin/java", {"java", "-cp", classpath, "fraiseql.Main:x"}));
+  FakeProcess setproctitle = Python(601, {classpath + ":" + classpath});
+  setproctitle.exe = "";  // unreadable exe: argv[0] is used for the interpreter check
+  proc_.Add(setproctitle);
+  Selectors s;
+  s.cmdline_regexes = {"^java -cp a.*b", "^java -cp a+"};
+  Discovery d(s, proc_.root());
+  std::vector<Target> targets = d.Scan();
+  ASSERT_EQ(Pids(targets), (std::vector<uint32_t>{600}));
+  EXPECT_EQ(targets[0].reason, "cmdline ~ /^java -cp a+/");
+  EXPECT_EQ(targets[0].runtime, Runtime::kOther);
+  EXPECT_EQ(targets[0].cmdline.size(), 9 + 200000 + 16);  // kept whole
+  Discovery autodetect(Selectors{}, proc_.root());
+  EXPECT_EQ(Pids(autodetect.Scan()), (std::vector<uint32_t>{100, 200}));
+}
+
 // ---- validation ----
 
 TEST(ValidateTest, BadRegexIsAClearError) {
