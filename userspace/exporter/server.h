@@ -1,0 +1,61 @@
+// HTTP endpoint of the collector: GET /metrics (Prometheus text 0.0.4), /healthz and
+// /readyz, served by cpp-httplib on its own thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+#include "common/status.h"
+#include "metrics/registry.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace fraiseql::exporter {
+
+inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+// Parses "IPv4:PORT", "[IPv6]:PORT" or ":PORT" (all interfaces) into {host, port}.
+// Hosts must be IP literals (no name resolution); the host of ":PORT" is "".
+// PORT is decimal 0-65535 (0 = any free port). Every malformed input gives the
+// same error: invalid listen address "<input>": expected IPv4:PORT, [IPv6]:PORT
+// or :PORT with PORT in 0-65535.
+StatusOr<std::pair<std::string, int>> ParseListenAddress(std::string_view listen);
+
+class Server {
+ public:
+  // `ready` is called from HTTP threads on every GET /readyz and must be
+  // thread-safe; an empty function means always ready. `registry` must outlive
+  // the server.
+  Server(std::string listen, metrics::Registry& registry, std::function<bool()> ready);
+  ~Server();  // Stop()
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Parses the address, binds and listens (":PORT" binds [::] dual-stack, or
+  // 0.0.0.0 where IPv6 is unavailable), then serves on a new thread. Errors name
+  // the address and the errno text. Call at most once.
+  Status Start();
+  // Stops serving and joins the thread. Idempotent.
+  void Stop();
+
+  // The bound port once Start() succeeded (resolves ":0"), else 0.
+  int port() const { return port_; }
+
+ private:
+  const std::string listen_;
+  metrics::Registry& registry_;
+  const std::function<bool()> ready_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread thread_;
+  std::atomic<bool> listen_returned_{false};
+  int port_ = 0;
+};
+
+}  // namespace fraiseql::exporter
