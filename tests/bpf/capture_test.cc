@@ -633,5 +633,130 @@ TEST_F(CaptureTest, LoopbackTcpTrafficIsCapturedExactly) {
   }
 }
 
+
+// Forks a child that waits until it is watched, runs body, and exits 0; returns what the
+// loader captured for it.
+template <typename Body>
+void RunWatchedChild(Loader* loader, Body body, Decoded* d, uint32_t* pid_out) {
+  auto src = loader->MakeEventSource();
+  ASSERT_NE(src, nullptr);
+  int go[2];
+  ASSERT_EQ(pipe(go), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(go[1]);
+    char c;
+    ReadAll(go[0], &c, 1);
+    body();
+    _exit(0);
+  }
+  close(go[0]);
+  ASSERT_TRUE(loader->Watch(static_cast<uint32_t>(child)).ok());
+  ASSERT_EQ(write(go[1], "g", 1), 1);
+  close(go[1]);
+  int st = 0;
+  ASSERT_EQ(waitpid(child, &st, 0), child);
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "child status " << st;
+  Drain(src.get(), d);
+  *pid_out = static_cast<uint32_t>(child);
+}
+
+std::vector<const DataEv*> EventsOf(const Decoded& d, int fd, uint16_t sys, uint32_t total) {
+  std::vector<const DataEv*> out;
+  for (const auto& e : d.data) {
+    if (e.ev.h.fd == fd && e.ev.syscall == sys && e.ev.syscall_total == total) out.push_back(&e);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const DataEv* a, const DataEv* b) { return a->ev.pos < b->ev.pos; });
+  return out;
+}
+
+TEST(CaptureOptionsTest, MaxCapSplitsIntoChunksAndIovOverflowIsCounted) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  LoaderOptions opts;
+  opts.capture_cap = FQL_MAX_CHUNK * FQL_MAX_CHUNKS_PER_SYSCALL;
+  opts.ringbuf_bytes = 1u << 20;
+  auto l = Loader::Open(opts);
+  ASSERT_TRUE(l.ok()) << l.status().message();
+  Loader* loader = l.value().get();
+  const auto before = loader->ReadCounters();
+
+  static const Bytes big = Pattern(1000, 40 * 1024);
+  static const Bytes huge = Pattern(1001, 70000);
+  static const Bytes small = Pattern(1002, 1000);
+  int client_fd = -1;
+  auto body = [&client_fd] {
+    Pair p = MakePair(AF_INET);
+    client_fd = p.client;
+    WriteAll(p.client, big.data(), big.size());
+    ReceiveExact(p.server, big, Rx::kRead);
+    iovec iov[10];
+    for (int i = 0; i < 10; ++i) iov[i] = {const_cast<uint8_t*>(small.data()) + i * 100, 100};
+    if (writev(p.client, iov, 10) != 1000) Die(50);
+    ReceiveExact(p.server, small, Rx::kRead);
+    if (write(p.client, huge.data(), huge.size()) != static_cast<ssize_t>(huge.size())) Die(51);
+    ReceiveExact(p.server, huge, Rx::kRead);
+    close(p.client);
+    close(p.server);
+    close(p.listener);
+  };
+  Decoded d;
+  uint32_t pid = 0;
+  RunWatchedChild(loader, body, &d, &pid);
+  ASSERT_EQ(d.bad, 0u);
+  int cfd = -1;
+  for (const auto& o : d.opens) {
+    if (o.role == FQL_ROLE_CLIENT) cfd = o.h.fd;
+  }
+  ASSERT_GE(cfd, 0);
+
+  auto w = EventsOf(d, cfd, FQL_SYS_WRITE, 40960);
+  ASSERT_EQ(w.size(), 3u);  // 16384 + 16384 + 8192, all copied
+  EXPECT_EQ(w[0]->ev.copied, 16384u);
+  EXPECT_EQ(w[1]->ev.copied, 16384u);
+  EXPECT_EQ(w[2]->ev.copied, 8192u);
+  for (const DataEv* e : w) EXPECT_EQ(e->ev.flags, 0);
+  EXPECT_TRUE(std::equal(w[2]->payload.begin(), w[2]->payload.end(), big.begin() + 32768));
+
+  auto v = EventsOf(d, cfd, FQL_SYS_WRITEV, 1000);
+  ASSERT_EQ(v.size(), static_cast<size_t>(FQL_MAX_IOV) + 1);
+  for (int i = 0; i < FQL_MAX_IOV; ++i) {
+    EXPECT_EQ(v[i]->ev.copied, 100u);
+    EXPECT_TRUE(std::equal(v[i]->payload.begin(), v[i]->payload.end(), small.begin() + i * 100));
+  }
+  EXPECT_EQ(v.back()->ev.copied, 0u);
+  EXPECT_EQ(v.back()->ev.orig_size, 1000u - 100u * FQL_MAX_IOV);
+  EXPECT_EQ(v.back()->ev.flags, FQL_DATA_F_TRUNCATED);
+
+  auto h = EventsOf(d, cfd, FQL_SYS_WRITE, 70000);
+  ASSERT_EQ(h.size(), 5u);  // 4 x 16384 copied + 4464 not copied
+  uint64_t sum = 0;
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(h[i]->ev.copied, 16384u);
+    sum += h[i]->ev.orig_size;
+  }
+  EXPECT_EQ(h[4]->ev.copied, 0u);
+  EXPECT_EQ(h[4]->ev.orig_size, 70000u - 65536u);
+  EXPECT_EQ(h[4]->ev.pos, h[0]->ev.pos + 65536);
+  EXPECT_EQ(sum + h[4]->ev.orig_size, 70000u);
+  EXPECT_TRUE(std::equal(h[3]->payload.begin(), h[3]->payload.end(), huge.begin() + 3 * 16384));
+
+  const auto after = loader->ReadCounters();
+  EXPECT_EQ(after[FQL_CNT_IOV_OVERFLOW] - before[FQL_CNT_IOV_OVERFLOW], 1u);
+  EXPECT_GE(after[FQL_CNT_TRUNCATED_BYTES] - before[FQL_CNT_TRUNCATED_BYTES], 4464u);
+  EXPECT_EQ(after[FQL_CNT_RINGBUF_FULL] - before[FQL_CNT_RINGBUF_FULL], 0u);
+}
+
+TEST(CaptureOptionsTest, RejectsBadOptions) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  LoaderOptions too_big;
+  too_big.capture_cap = FQL_MAX_CHUNK * FQL_MAX_CHUNKS_PER_SYSCALL + 1;
+  EXPECT_FALSE(Loader::Open(too_big).ok());
+  LoaderOptions not_pow2;
+  not_pow2.ringbuf_bytes = 3u << 20;
+  EXPECT_FALSE(Loader::Open(not_pow2).ok());
+}
+
 }  // namespace
 }  // namespace fraiseql::loader
