@@ -95,7 +95,8 @@ struct Target {
   std::string exe;      // readlink /proc/PID/exe, " (deleted)" suffix removed; may be empty
   std::string cmdline;  // argv joined by single spaces
   std::string service_name;
-  std::string reason;   // why selected, e.g. "port 8000" or "auto: FraiseQL v2 binary ..."
+  std::string reason;   // why selected, e.g. "listening on port 8000", "pid 42",
+                        // "auto: FraiseQL v1 Python (uvicorn in cmdline, fraiseql in cmdline)"
   Runtime runtime = Runtime::kOther;
 };
 
