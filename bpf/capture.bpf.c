@@ -261,22 +261,46 @@ int fql_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
+static __always_inline void fql_forget_fd(__s32 fd)
+{
+	struct fql_conn_key key = { .tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd };
+	struct fql_conn_info *ci = bpf_map_lookup_elem(&fql_conns, &key);
+
+	if (!ci)
+		return;
+	if (ci->is_sock)
+		fql_emit_conn(FQL_EV_CONN_CLOSE, fd, ci, NULL, 0);
+	bpf_map_delete_elem(&fql_conns, &key);
+}
+
 SEC("tracepoint/syscalls/sys_enter_close")
 int fql_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
-	struct fql_conn_key key;
-	struct fql_conn_info *ci;
-
 	if (!fql_watched_now())
 		return 0;
-	key.tgid = bpf_get_current_pid_tgid() >> 32;
-	key.fd = (__s32)ctx->args[0];
-	ci = bpf_map_lookup_elem(&fql_conns, &key);
-	if (!ci)
+	fql_forget_fd((__s32)ctx->args[0]);
+	return 0;
+}
+
+/* dup2/dup3(oldfd, newfd) silently close newfd: forget it so a reused number is walked
+ * again. (dup2 does not exist on every architecture: the loader treats it as optional.) */
+SEC("tracepoint/syscalls/sys_enter_dup2")
+int fql_enter_dup2(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!fql_watched_now())
 		return 0;
-	if (ci->is_sock)
-		fql_emit_conn(FQL_EV_CONN_CLOSE, key.fd, ci, NULL, 0);
-	bpf_map_delete_elem(&fql_conns, &key);
+	if (ctx->args[0] != ctx->args[1])
+		fql_forget_fd((__s32)ctx->args[1]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_dup3")
+int fql_enter_dup3(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!fql_watched_now())
+		return 0;
+	if (ctx->args[0] != ctx->args[1])
+		fql_forget_fd((__s32)ctx->args[1]);
 	return 0;
 }
 

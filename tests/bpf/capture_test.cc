@@ -1,6 +1,7 @@
 // Loads the production Loader and BPF programs, makes real loopback TCP syscalls in a
 // forked (watched) child, and asserts the decoded ABI records. Root only (ctest -L bpf).
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -697,6 +698,11 @@ TEST(CaptureOptionsTest, MaxCapSplitsIntoChunksAndIovOverflowIsCounted) {
     ReceiveExact(p.server, small, Rx::kRead);
     if (write(p.client, huge.data(), huge.size()) != static_cast<ssize_t>(huge.size())) Die(51);
     ReceiveExact(p.server, huge, Rx::kRead);
+    // dup2 onto the client fd closes the socket implicitly; the reused number is a file.
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (devnull < 0 || dup2(devnull, p.client) != p.client) Die(52);
+    if (write(p.client, "x", 1) != 1) Die(53);
+    close(devnull);
     close(p.client);
     close(p.server);
     close(p.listener);
@@ -741,6 +747,17 @@ TEST(CaptureOptionsTest, MaxCapSplitsIntoChunksAndIovOverflowIsCounted) {
   EXPECT_EQ(h[4]->ev.pos, h[0]->ev.pos + 65536);
   EXPECT_EQ(sum + h[4]->ev.orig_size, 70000u);
   EXPECT_TRUE(std::equal(h[3]->payload.begin(), h[3]->payload.end(), huge.begin() + 3 * 16384));
+
+  // The dup2 closed the client conn; the write to /dev/null on that number is not data.
+  int client_closes = 0;
+  for (const auto& c : d.closes) {
+    if (c.h.fd == cfd) {
+      ++client_closes;
+      EXPECT_EQ(c.bytes_out, 40960u + 1000u + 70000u);
+    }
+  }
+  EXPECT_EQ(client_closes, 1);
+  EXPECT_TRUE(EventsOf(d, cfd, FQL_SYS_WRITE, 1).empty());
 
   const auto after = loader->ReadCounters();
   EXPECT_EQ(after[FQL_CNT_IOV_OVERFLOW] - before[FQL_CNT_IOV_OVERFLOW], 1u);

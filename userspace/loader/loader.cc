@@ -26,9 +26,11 @@ struct ConnKey {
 };
 static_assert(sizeof(ConnKey) == 8);
 
-// Programs whose syscalls are only counted: a kernel without them still works.
-const std::set<std::string> kOptionalPrograms = {
-    "fql_enter_sendmmsg", "fql_enter_recvmmsg", "fql_enter_sendfile64"};
+// Programs a kernel may lack without breaking capture: syscalls that are only counted,
+// and dup2 (absent on some architectures; it only invalidates a reused fd number).
+const std::set<std::string> kOptionalPrograms = {"fql_enter_sendmmsg", "fql_enter_recvmmsg",
+                                                 "fql_enter_sendfile64", "fql_enter_dup2",
+                                                 "fql_enter_dup3"};
 
 int LibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
   char buf[1024];
