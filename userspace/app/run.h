@@ -1,0 +1,29 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "discovery/discovery.h"
+
+namespace fraiseql::app {
+
+// Default metrics address: all interfaces, so a node's Prometheus can scrape the
+// DaemonSet pod. 9474 is not claimed by a common exporter.
+inline constexpr const char* kDefaultListen = ":9474";
+
+struct RunOptions {
+  discovery::Selectors selectors;
+  std::optional<std::string> service_name;
+  std::string listen = kDefaultListen;
+  uint32_t capture_cap = 16384;
+  uint32_t ringbuf_mib = 16;
+  size_t max_endpoints = 100;
+  int rescan_ms = 1000;
+  std::string record_path;
+};
+
+int Run(RunOptions opts);
+int Replay(const std::string& path, const RunOptions& opts);
+
+}  // namespace fraiseql::app

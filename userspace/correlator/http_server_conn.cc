@@ -1,0 +1,175 @@
+#include "correlator/http_server_conn.h"
+
+#include <spdlog/spdlog.h>
+
+namespace fraiseql::correlator {
+
+using protocols::ParseState;
+using protocols::http1::Message;
+using protocols::http1::MessageType;
+
+namespace {
+
+metrics::CounterFamily& UnpairedFamily(metrics::Registry& registry) {
+  return registry.AddCounter("fraiseql_collector_unpaired_messages_total",
+                             "Requests whose connection closed unanswered (kind=request) and "
+                             "responses with no request seen (kind=response), by protocol",
+                             {"protocol", "kind"});
+}
+
+}  // namespace
+
+HttpMetrics::HttpMetrics(metrics::Registry& registry, size_t max_endpoints_per_service)
+    : endpoints_(max_endpoints_per_service),
+      // The endpoint normalizer caps endpoints per service; the family cap is a backstop
+      // against an unbounded number of services.
+      requests_(registry.AddCounter("fraiseql_http_requests_total",
+                                    "HTTP requests answered by observed servers",
+                                    {"service_name", "method", "endpoint", "status"}, 10000)),
+      duration_(registry.AddHistogram(
+          "fraiseql_http_request_duration_seconds",
+          "Time from the first request byte read to the last response byte written",
+          {"service_name", "method", "endpoint"}, metrics::LatencyBuckets(), 5000)),
+      in_flight_(registry.AddGauge("fraiseql_http_requests_in_flight",
+                                   "HTTP requests read and not yet answered",
+                                   {"service_name"}, 1000)),
+      parse_errors_(registry
+                        .AddCounter("fraiseql_collector_parse_errors_total",
+                                    "Bytes that did not parse as the connection's protocol "
+                                    "(one per resync), by protocol",
+                                    {"protocol"})
+                        .WithLabels({"http1"})),
+      gap_bytes_(registry
+                     .AddCounter("fraiseql_collector_stream_gap_bytes_total",
+                                 "Stream bytes never captured (lost events, capture cap), "
+                                 "skipped by the parser, by protocol",
+                                 {"protocol"})
+                     .WithLabels({"http1"})),
+      dropped_bytes_(registry
+                         .AddCounter("fraiseql_collector_stream_dropped_bytes_total",
+                                     "Captured bytes dropped by the per-connection memory cap, "
+                                     "by protocol",
+                                     {"protocol"})
+                         .WithLabels({"http1"})),
+      unanswered_(UnpairedFamily(registry).WithLabels({"http1", "request"})),
+      unmatched_(UnpairedFamily(registry).WithLabels({"http1", "response"})) {}
+
+void HttpMetrics::OnRequestStart(const std::string& service) {
+  in_flight_.WithLabels({service}).Inc();
+}
+
+void HttpMetrics::OnRequestAbandoned(const std::string& service) {
+  in_flight_.WithLabels({service}).Dec();
+  unanswered_.Inc();
+}
+
+void HttpMetrics::OnExchange(const std::string& service, const HttpExchange& x) {
+  in_flight_.WithLabels({service}).Dec();
+  std::string endpoint = endpoints_.Normalize(service, x.target);
+  std::string status = std::to_string(x.status);
+  requests_.WithLabels({service, x.method, endpoint, status}).Inc();
+  double seconds = x.end_ns > x.start_ns ? double(x.end_ns - x.start_ns) / 1e9 : 0.0;
+  duration_.WithLabels({service, x.method, endpoint}).Observe(seconds);
+}
+
+void HttpMetrics::OnUnmatchedResponse() { unmatched_.Inc(); }
+void HttpMetrics::AddParseErrors(uint64_t n) { parse_errors_.Inc(double(n)); }
+void HttpMetrics::AddGapBytes(uint64_t n) { gap_bytes_.Inc(double(n)); }
+void HttpMetrics::AddDroppedBytes(uint64_t n) { dropped_bytes_.Inc(double(n)); }
+
+HttpServerConn::HttpServerConn(HttpMetrics& metrics, const std::string& service,
+                               size_t buffer_bytes)
+    : metrics_(metrics),
+      service_(service),
+      in_(buffer_bytes),
+      out_(buffer_bytes),
+      requests_(MessageType::kRequest),
+      responses_(MessageType::kResponse) {}
+
+void HttpServerConn::OnIngress(uint64_t pos, std::string_view data, uint64_t orig_size,
+                               uint64_t ts_ns) {
+  in_.Add(pos, data, orig_size, ts_ns);
+  DrainRequests();
+  AccountStreams();
+}
+
+void HttpServerConn::OnEgress(uint64_t pos, std::string_view data, uint64_t orig_size,
+                              uint64_t ts_ns) {
+  out_.Add(pos, data, orig_size, ts_ns);
+  DrainResponses();
+  AccountStreams();
+}
+
+void HttpServerConn::DrainRequests() {
+  Message m;
+  while (requests_.Next(in_, &m) == ParseState::kSuccess) {
+    pending_.push_back(Pending{
+        .method = std::string(metrics::NormalizeMethod(m.request.method)),
+        .target = m.request.target,
+        .start_ns = m.start_ts,
+        .body_bytes = m.body_size,
+        .head = m.request.method == "HEAD",
+    });
+    metrics_.OnRequestStart(service_);
+    if (m.request.method == "CONNECT") requests_.SetUpgraded();
+  }
+}
+
+void HttpServerConn::DrainResponses() {
+  Message m;
+  while (true) {
+    bool head = !pending_.empty() && pending_.front().head;
+    if (responses_.Next(out_, &m, head) != ParseState::kSuccess) break;
+    Complete(m);
+  }
+}
+
+void HttpServerConn::Complete(const Message& response) {
+  int status = response.response.status;
+  // Interim responses (100 Continue, 103 Early Hints) precede the final one.
+  if (status >= 100 && status < 200 && status != 101) return;
+  if (pending_.empty()) {
+    metrics_.OnUnmatchedResponse();
+    return;
+  }
+  Pending p = std::move(pending_.front());
+  pending_.pop_front();
+  HttpExchange x{
+      .method = std::move(p.method),
+      .target = std::move(p.target),
+      .status = status,
+      .start_ns = p.start_ns,
+      .end_ns = response.end_ts,
+      .request_body_bytes = p.body_bytes,
+      .response_body_bytes = response.body_size,
+  };
+  metrics_.OnExchange(service_, x);
+  if (status == 101) requests_.SetUpgraded();
+}
+
+void HttpServerConn::OnClose() {
+  Message m;
+  if (requests_.Finish(in_, &m)) {
+    // A request cut short by close never gets an answer; it is not counted as a request.
+  }
+  if (responses_.Finish(out_, &m)) Complete(m);
+  while (!pending_.empty()) {
+    pending_.pop_front();
+    metrics_.OnRequestAbandoned(service_);
+  }
+  AccountStreams();
+}
+
+void HttpServerConn::AccountStreams() {
+  uint64_t errors = requests_.parse_errors() + responses_.parse_errors();
+  uint64_t gaps = in_.gap_bytes() + out_.gap_bytes();
+  uint64_t dropped = in_.dropped_bytes() + out_.dropped_bytes();
+  if (errors != errors_seen_) metrics_.AddParseErrors(errors - errors_seen_);
+  if (gaps != gaps_seen_) metrics_.AddGapBytes(gaps - gaps_seen_);
+  if (dropped != dropped_seen_) metrics_.AddDroppedBytes(dropped - dropped_seen_);
+  errors_seen_ = errors;
+  gaps_seen_ = gaps;
+  dropped_seen_ = dropped;
+}
+
+}  // namespace fraiseql::correlator

@@ -1,0 +1,88 @@
+// Server side of an HTTP/1.x connection: requests parsed from ingress bytes, responses from
+// egress bytes, paired in order (pipelining answers in request order), turned into
+// completed exchanges and metrics.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+
+#include "conn/stream_buffer.h"
+#include "metrics/endpoint_normalizer.h"
+#include "metrics/registry.h"
+#include "protocols/http1/stream_parser.h"
+
+namespace fraiseql::correlator {
+
+// A request and its final response.
+struct HttpExchange {
+  std::string method;  // normalized (GET … PATCH, else OTHER)
+  std::string target;  // raw request target (path + query); never exported as is
+  int status = 0;
+  uint64_t start_ns = 0;  // first request byte read
+  uint64_t end_ns = 0;    // last response byte written
+  uint64_t request_body_bytes = 0;
+  uint64_t response_body_bytes = 0;
+};
+
+// The HTTP metric families of the contract, updated per exchange.
+class HttpMetrics {
+ public:
+  HttpMetrics(metrics::Registry& registry, size_t max_endpoints_per_service);
+
+  void OnRequestStart(const std::string& service);
+  void OnRequestAbandoned(const std::string& service);  // connection closed unanswered
+  void OnExchange(const std::string& service, const HttpExchange& x);
+  void OnUnmatchedResponse();
+  void AddParseErrors(uint64_t n);
+  void AddGapBytes(uint64_t n);
+  void AddDroppedBytes(uint64_t n);
+
+ private:
+  metrics::EndpointNormalizer endpoints_;
+  metrics::CounterFamily& requests_;
+  metrics::HistogramFamily& duration_;
+  metrics::GaugeFamily& in_flight_;
+  metrics::Counter& parse_errors_;
+  metrics::Counter& gap_bytes_;
+  metrics::Counter& dropped_bytes_;
+  metrics::Counter& unanswered_;
+  metrics::Counter& unmatched_;
+};
+
+class HttpServerConn {
+ public:
+  HttpServerConn(HttpMetrics& metrics, const std::string& service, size_t buffer_bytes);
+
+  void OnIngress(uint64_t pos, std::string_view data, uint64_t orig_size, uint64_t ts_ns);
+  void OnEgress(uint64_t pos, std::string_view data, uint64_t orig_size, uint64_t ts_ns);
+  // The socket closed: a response delimited by close completes; unanswered requests end.
+  void OnClose();
+
+ private:
+  struct Pending {
+    std::string method;
+    std::string target;
+    uint64_t start_ns;
+    uint64_t body_bytes;
+    bool head;
+  };
+  void DrainRequests();
+  void DrainResponses();
+  void Complete(const protocols::http1::Message& response);
+  void AccountStreams();
+
+  HttpMetrics& metrics_;
+  const std::string& service_;
+  conn::StreamBuffer in_;
+  conn::StreamBuffer out_;
+  protocols::http1::Http1StreamParser requests_;
+  protocols::http1::Http1StreamParser responses_;
+  std::deque<Pending> pending_;
+  uint64_t errors_seen_ = 0;
+  uint64_t gaps_seen_ = 0;
+  uint64_t dropped_seen_ = 0;
+  bool upgraded_ = false;  // 101 Switching Protocols: no longer HTTP/1
+};
+
+}  // namespace fraiseql::correlator

@@ -1,0 +1,167 @@
+#include "correlator/pipeline.h"
+
+#include <optional>
+
+#include <spdlog/spdlog.h>
+
+namespace fraiseql::correlator {
+
+struct Pipeline::Connection {
+  ConnKey key;
+  ConnRole role = ConnRole::kUnknown;
+  uint16_t lport = 0;
+  bool have_tuple = false;
+  ConnProtocol protocol = ConnProtocol::kUnclassified;
+  uint64_t last_ts_ns = 0;
+  std::optional<HttpServerConn> http;
+};
+
+Pipeline::Pipeline(metrics::Registry& registry, PipelineOptions options)
+    : registry_(registry),
+      options_(options),
+      http_metrics_(registry, options.max_endpoints_per_service) {
+  events_ = &registry_.AddCounter("fraiseql_collector_events_total",
+                                  "Events received from the kernel, by kind", {"kind"});
+  decode_errors_ = &registry_.AddCounter(
+      "fraiseql_collector_decode_errors_total",
+      "Ring-buffer records that did not match the ABI and were dropped", {"reason"});
+  data_events_ = &events_->WithLabels({"data"});
+  tracked_conns_ = &registry_.AddGauge("fraiseql_collector_tracked_connections",
+                                       "TCP connections of observed processes being tracked",
+                                       {"protocol"});
+}
+
+Pipeline::~Pipeline() = default;
+
+void Pipeline::OnRecord(std::span<const uint8_t> record) {
+  Event ev;
+  DecodeError err = decoder_.Decode(record, &ev);
+  if (err != DecodeError::kNone) {
+    decode_errors_->WithLabels({DecodeErrorName(err)}).Inc();
+    return;
+  }
+  OnEvent(ev);
+}
+
+void Pipeline::OnEvent(const Event& event) {
+  if (const auto* d = std::get_if<DataEvent>(&event)) {
+    data_events_->Inc();
+    OnData(*d);
+  } else if (const auto* c = std::get_if<ConnEvent>(&event)) {
+    events_->WithLabels({c->kind == ConnEvent::Kind::kOpen ? "conn_open" : "conn_close"}).Inc();
+    OnConn(*c);
+  } else if (const auto* p = std::get_if<ProcEvent>(&event)) {
+    static constexpr const char* kKinds[] = {"proc_fork", "proc_exec", "proc_exit"};
+    events_->WithLabels({kKinds[static_cast<int>(p->kind)]}).Inc();
+    if (p->kind == ProcEvent::Kind::kExit) ForgetProcess(p->tgid);
+    proc_events_.push_back(*p);
+  }
+}
+
+Pipeline::Connection& Pipeline::GetOrCreate(const ConnKey& key, uint64_t ts_ns) {
+  auto& slot = conns_[key];
+  if (!slot) {
+    slot = std::make_unique<Connection>();
+    slot->key = key;
+  }
+  slot->last_ts_ns = ts_ns;
+  return *slot;
+}
+
+void Pipeline::Classify(Connection& c) {
+  if (c.protocol != ConnProtocol::kUnclassified) return;
+  bool server = c.role == ConnRole::kServer ||
+                (c.role == ConnRole::kUnknown && c.have_tuple && is_listening_ &&
+                 is_listening_(c.key.tgid, c.lport));
+  if (server) {
+    c.protocol = ConnProtocol::kHttp1Server;
+    c.http.emplace(http_metrics_, ServiceOf(c.key.tgid), options_.stream_buffer_bytes);
+  } else {
+    c.protocol = ConnProtocol::kUnparsed;
+  }
+}
+
+void Pipeline::OnConn(const ConnEvent& e) {
+  if (e.kind == ConnEvent::Kind::kOpen) {
+    Connection& c = GetOrCreate(e.conn, e.ts_ns);
+    c.role = e.role;
+    c.lport = e.lport;
+    c.have_tuple = true;
+    Classify(c);
+    spdlog::trace("{}", e.ToString());
+    return;
+  }
+  auto it = conns_.find(e.conn);
+  if (it == conns_.end()) return;
+  Close(*it->second);
+  conns_.erase(it);
+}
+
+void Pipeline::OnData(const DataEvent& e) {
+  Connection& c = GetOrCreate(e.conn, e.ts_ns);
+  Classify(c);
+  if (c.protocol != ConnProtocol::kHttp1Server) return;
+  if (e.dir == Direction::kIngress) {
+    c.http->OnIngress(e.pos, e.data, e.orig_size, e.ts_ns);
+  } else {
+    c.http->OnEgress(e.pos, e.data, e.orig_size, e.ts_ns);
+  }
+}
+
+void Pipeline::Close(Connection& c) {
+  if (c.http) c.http->OnClose();
+}
+
+void Pipeline::SetService(uint32_t tgid, std::string service) {
+  services_[tgid] = std::move(service);
+}
+
+const std::string& Pipeline::ServiceOf(uint32_t tgid) const {
+  auto it = services_.find(tgid);
+  return it == services_.end() ? default_service_ : it->second;
+}
+
+void Pipeline::ForgetProcess(uint32_t tgid) {
+  for (auto it = conns_.begin(); it != conns_.end();) {
+    if (it->first.tgid == tgid) {
+      Close(*it->second);
+      it = conns_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // The service name stays: a connection event still in flight may name it.
+}
+
+std::vector<ProcEvent> Pipeline::TakeProcEvents() {
+  std::vector<ProcEvent> out;
+  out.swap(proc_events_);
+  return out;
+}
+
+void Pipeline::Tick(uint64_t now_ns) {
+  for (auto it = conns_.begin(); it != conns_.end();) {
+    if (now_ns > it->second->last_ts_ns + options_.idle_timeout_ns) {
+      Close(*it->second);
+      it = conns_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  UpdateGauges();
+}
+
+void Pipeline::Finish() {
+  for (auto& [key, c] : conns_) Close(*c);
+  conns_.clear();
+  UpdateGauges();
+}
+
+void Pipeline::UpdateGauges() {
+  size_t http = 0;
+  for (const auto& [key, c] : conns_) http += c->protocol == ConnProtocol::kHttp1Server;
+  tracked_conns_->WithLabels({"http1"}).Set(double(http));
+  tracked_conns_->WithLabels({"unparsed"}).Set(double(conns_.size() - http));
+}
+
+}  // namespace fraiseql::correlator

@@ -1,0 +1,86 @@
+// The userspace pipeline after the source: decoder → connections (conn/) → protocol
+// parsers (protocols/) → request/response pairing → metrics. One thread drives it
+// (the collector loop, a replay, a benchmark); the metrics registry is the only thing
+// shared with the exporter thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "correlator/http_server_conn.h"
+#include "decoder/decoder.h"
+#include "metrics/registry.h"
+
+namespace fraiseql::correlator {
+
+struct PipelineOptions {
+  size_t max_endpoints_per_service = 100;
+  // Per direction of each connection: bytes kept while waiting for a frame to complete.
+  size_t stream_buffer_bytes = 1 << 20;
+  // A connection with no event for this long is dropped (its close was lost).
+  uint64_t idle_timeout_ns = 600ull * 1000000000ull;
+};
+
+enum class ConnProtocol : uint8_t {
+  kUnclassified,  // not decided yet
+  kHttp1Server,   // accepted on a listening port: HTTP/1.x requests in, responses out
+  kUnparsed,      // outbound or unknown: counted, bytes not parsed (yet)
+};
+
+class Pipeline {
+ public:
+  Pipeline(metrics::Registry& registry, PipelineOptions options);
+  ~Pipeline();
+
+  // A raw ring-buffer record: decoded, counted, dispatched.
+  void OnRecord(std::span<const uint8_t> record);
+  void OnEvent(const Event& event);
+
+  void SetService(uint32_t tgid, std::string service);
+  void SetDefaultService(std::string service) { default_service_ = std::move(service); }
+  // Tells whether `tgid` listens on TCP `port` (role of sockets opened before we attached).
+  void SetListeningPortFn(std::function<bool(uint32_t, uint16_t)> fn) { is_listening_ = std::move(fn); }
+  // Drops every connection of a process that is no longer observed.
+  void ForgetProcess(uint32_t tgid);
+  // Process events seen since the last call (the collector acts on them).
+  std::vector<ProcEvent> TakeProcEvents();
+  // Periodic housekeeping: idle connections, gauges.
+  void Tick(uint64_t now_ns);
+  // End of input (replay): closes every connection as if its socket closed.
+  void Finish();
+
+  size_t tracked_connections() const { return conns_.size(); }
+  const Decoder& decoder() const { return decoder_; }
+
+ private:
+  struct Connection;
+  Connection& GetOrCreate(const ConnKey& key, uint64_t ts_ns);
+  void Classify(Connection& c);
+  void OnData(const DataEvent& e);
+  void OnConn(const ConnEvent& e);
+  void Close(Connection& c);
+  const std::string& ServiceOf(uint32_t tgid) const;
+  void UpdateGauges();
+
+  metrics::Registry& registry_;
+  PipelineOptions options_;
+  Decoder decoder_;
+  HttpMetrics http_metrics_;
+  std::unordered_map<ConnKey, std::unique_ptr<Connection>, ConnKeyHash> conns_;
+  std::unordered_map<uint32_t, std::string> services_;
+  std::string default_service_ = "unknown_service";
+  std::function<bool(uint32_t, uint16_t)> is_listening_;
+  std::vector<ProcEvent> proc_events_;
+
+  metrics::CounterFamily* events_;
+  metrics::Counter* data_events_;
+  metrics::CounterFamily* decode_errors_;
+  metrics::GaugeFamily* tracked_conns_;
+};
+
+}  // namespace fraiseql::correlator
