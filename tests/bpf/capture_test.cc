@@ -342,7 +342,7 @@ class CaptureTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (geteuid() != 0) GTEST_SKIP() << "needs root";
-    auto l = Loader::Open(LoaderOptions{});
+    auto l = Loader::Open(LoaderOptions{.capture_cap = 16384});
     ASSERT_TRUE(l.ok()) << l.status().message();
     loader_ = std::move(l.value()).release();
   }

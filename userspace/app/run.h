@@ -5,6 +5,7 @@
 #include <string>
 
 #include "discovery/discovery.h"
+#include "fraiseql/abi/events.h"
 
 namespace fraiseql::app {
 
@@ -16,7 +17,7 @@ struct RunOptions {
   discovery::Selectors selectors;
   std::optional<std::string> service_name;
   std::string listen = kDefaultListen;
-  uint32_t capture_cap = 16384;
+  uint32_t capture_cap = FQL_DEFAULT_CAPTURE_CAP;
   uint32_t ringbuf_mib = 16;
   size_t max_endpoints = 100;
   int rescan_ms = 1000;

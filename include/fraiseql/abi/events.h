@@ -33,7 +33,10 @@ typedef __u64 fql_u64;
 #define FQL_MAX_CHUNKS_PER_SYSCALL 4
 /* iovecs walked per readv/writev/recvmsg/sendmsg; the rest is counted, not copied. */
 #define FQL_MAX_IOV 8
-#define FQL_DEFAULT_CAPTURE_CAP 16384
+/* Default copy cap per syscall. 64 KiB, not 16: a server's single read often holds several
+ * pipelined requests after a large body (uvicorn reads up to 64 KiB at a time), and bytes past
+ * the cap are lost for framing, so the requests behind them could not be counted. */
+#define FQL_DEFAULT_CAPTURE_CAP 65536
 
 enum fql_event_kind {
 	FQL_EV_DATA = 1,       /* struct fql_data_event + copied payload bytes */
