@@ -489,6 +489,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--total", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--garbage", action="store_true", help="also send the garbage payloads first")
+    ap.add_argument("--json", metavar="FILE",
+                    help="write the received counts as JSON: [[method, endpoint, status, n], ...]")
     args = ap.parse_args(argv)
     if args.garbage:
         for name, payload in garbage_payloads().items():
@@ -498,6 +500,9 @@ def main(argv: list[str] | None = None) -> int:
     tally = run_mixed(args.host, args.port, args.total, args.seed)
     dt = time.monotonic() - t0
     print(tally.table())
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([[m, e, st, n] for (m, e, st), n in sorted(tally.received.items())], f, indent=1)
     print("kinds:", dict(sorted(tally.kinds.items())))
     print(f"{args.total} requests in {dt:.2f} s")
     for p in tally.problems[:20]:

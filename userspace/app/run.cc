@@ -331,7 +331,7 @@ int Run(RunOptions opts) {
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   ready.store(true);
-  spdlog::info("ready: metrics on {}/metrics", opts.listen);
+  spdlog::info("ready: metrics on port {} (/metrics, /healthz, /readyz)", server.port());
   int rc = collector.Loop(*events, recorder.get());
   spdlog::info("stopping");
   server.Stop();
