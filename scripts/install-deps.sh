@@ -12,7 +12,7 @@ PKGS=(
   postgresql postgresql-contrib redis-server prometheus tshark wrk curl procps iproute2
   # demo app (Debian's Python, not any pyenv one)
   python3 python3-fastapi python3-uvicorn python3-psycopg python3-psycopg-pool python3-redis
-  python3-httpx python3-requests
+  python3-httpx python3-requests python3-yaml
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -278,6 +278,10 @@ int Run(RunOptions opts) {
     std::fprintf(stderr, "fraiseql-collector: %s\n", s.message().c_str());
     return 2;
   }
+  if (auto l = exporter::ParseListenAddress(opts.listen); !l.ok()) {
+    std::fprintf(stderr, "fraiseql-collector: %s\n", l.status().message().c_str());
+    return 2;
+  }
   if (opts.service_name) opts.selectors.service_name = opts.service_name;
   if (Status s = loader::CheckRequirements(); !s.ok()) {
     std::fprintf(stderr, "fraiseql-collector: %s (run `fraiseql-collector doctor`)\n",
