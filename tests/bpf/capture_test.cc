@@ -341,7 +341,7 @@ void Drain(source::EventSource* src, Decoded* d, int quiet_ms = 300) {
 class CaptureTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root";
+    if (geteuid() != 0) GTEST_FAIL() << "BPF tests need root (run `ctest -L unit` without it)";
     auto l = Loader::Open(LoaderOptions{.capture_cap = 16384});
     ASSERT_TRUE(l.ok()) << l.status().message();
     loader_ = std::move(l.value()).release();
@@ -351,14 +351,14 @@ class CaptureTest : public ::testing::Test {
     loader_ = nullptr;
   }
   void SetUp() override {
-    if (loader_ == nullptr) GTEST_SKIP() << "loader not available (needs root)";
+    if (loader_ == nullptr) GTEST_FAIL() << "loader not available (needs root)";
   }
   static Loader* loader_;
 };
 Loader* CaptureTest::loader_ = nullptr;
 
 TEST(DoctorTest, RequirementsMetHere) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (geteuid() != 0) GTEST_FAIL() << "BPF tests need root (run `ctest -L unit` without it)";
   Status s = CheckRequirements();
   EXPECT_TRUE(s.ok()) << s.message();
   bool saw_kprobe = false;
@@ -674,7 +674,7 @@ std::vector<const DataEv*> EventsOf(const Decoded& d, int fd, uint16_t sys, uint
 }
 
 TEST(CaptureOptionsTest, MaxCapSplitsIntoChunksAndIovOverflowIsCounted) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (geteuid() != 0) GTEST_FAIL() << "BPF tests need root (run `ctest -L unit` without it)";
   LoaderOptions opts;
   opts.capture_cap = FQL_MAX_CHUNK * FQL_MAX_CHUNKS_PER_SYSCALL;
   opts.ringbuf_bytes = 1u << 20;
@@ -766,7 +766,7 @@ TEST(CaptureOptionsTest, MaxCapSplitsIntoChunksAndIovOverflowIsCounted) {
 }
 
 TEST(CaptureOptionsTest, RejectsBadOptions) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (geteuid() != 0) GTEST_FAIL() << "BPF tests need root (run `ctest -L unit` without it)";
   LoaderOptions too_big;
   too_big.capture_cap = FQL_MAX_CHUNK * FQL_MAX_CHUNKS_PER_SYSCALL + 1;
   EXPECT_FALSE(Loader::Open(too_big).ok());

@@ -434,8 +434,8 @@ class HttpE2E(unittest.TestCase):
 
     def test_b_keepalive_connection_from_before_start(self) -> None:
         conn = Env.preconn
-        if conn is None or conn.closed:
-            self.skipTest("the pre-existing connection is gone")
+        self.assertTrue(conn is not None and not conn.closed,
+                        "the connection opened before the collector started is gone")
         before = self.scrape()
         rng = hc.random.Random(OPTS.seed + 1)
         f = hc.Factory(rng)
