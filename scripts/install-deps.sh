@@ -11,7 +11,7 @@ PKGS=(
   # test servers and ground truth
   postgresql postgresql-contrib redis-server prometheus tshark wrk curl procps iproute2
   # demo app (Debian's Python, not any pyenv one)
-  python3 python3-fastapi python3-uvicorn python3-psycopg python3-psycopg-pool python3-redis
+  python3 python3-fastapi python3-uvicorn gunicorn python3-psycopg python3-psycopg-pool python3-redis
   python3-httpx python3-requests python3-yaml
 )
 missing=()
