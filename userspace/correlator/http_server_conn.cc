@@ -33,24 +33,7 @@ HttpMetrics::HttpMetrics(metrics::Registry& registry, size_t max_endpoints_per_s
       in_flight_(registry.AddGauge("fraiseql_http_requests_in_flight",
                                    "HTTP requests read and not yet answered",
                                    {"service_name"}, 1000)),
-      parse_errors_(registry
-                        .AddCounter("fraiseql_collector_parse_errors_total",
-                                    "Bytes that did not parse as the connection's protocol "
-                                    "(one per resync), by protocol",
-                                    {"protocol"})
-                        .WithLabels({"http1"})),
-      gap_bytes_(registry
-                     .AddCounter("fraiseql_collector_stream_gap_bytes_total",
-                                 "Stream bytes never captured (lost events, capture cap), "
-                                 "skipped by the parser, by protocol",
-                                 {"protocol"})
-                     .WithLabels({"http1"})),
-      dropped_bytes_(registry
-                         .AddCounter("fraiseql_collector_stream_dropped_bytes_total",
-                                     "Captured bytes dropped by the per-connection memory cap, "
-                                     "by protocol",
-                                     {"protocol"})
-                         .WithLabels({"http1"})),
+      counters_(registry, "http1"),
       unanswered_(UnpairedFamily(registry).WithLabels({"http1", "request"})),
       unmatched_(UnpairedFamily(registry).WithLabels({"http1", "response"})) {}
 
@@ -73,36 +56,32 @@ void HttpMetrics::OnExchange(const std::string& service, const HttpExchange& x) 
 }
 
 void HttpMetrics::OnUnmatchedResponse() { unmatched_.Inc(); }
-void HttpMetrics::AddParseErrors(uint64_t n) { parse_errors_.Inc(double(n)); }
-void HttpMetrics::AddGapBytes(uint64_t n) { gap_bytes_.Inc(double(n)); }
-void HttpMetrics::AddDroppedBytes(uint64_t n) { dropped_bytes_.Inc(double(n)); }
 
 HttpServerConn::HttpServerConn(HttpMetrics& metrics, const std::string& service,
                                size_t buffer_bytes)
     : metrics_(metrics),
       service_(service),
-      in_(buffer_bytes),
-      out_(buffer_bytes),
+      streams_(buffer_bytes),
       requests_(MessageType::kRequest),
       responses_(MessageType::kResponse) {}
 
 void HttpServerConn::OnIngress(uint64_t pos, std::string_view data, uint64_t orig_size,
                                uint64_t ts_ns) {
-  in_.Add(pos, data, orig_size, ts_ns);
+  streams_.in.Add(pos, data, orig_size, ts_ns);
   DrainRequests();
   AccountStreams();
 }
 
 void HttpServerConn::OnEgress(uint64_t pos, std::string_view data, uint64_t orig_size,
                               uint64_t ts_ns) {
-  out_.Add(pos, data, orig_size, ts_ns);
+  streams_.out.Add(pos, data, orig_size, ts_ns);
   DrainResponses();
   AccountStreams();
 }
 
 void HttpServerConn::DrainRequests() {
   Message m;
-  while (requests_.Next(in_, &m) == ParseState::kSuccess) {
+  while (requests_.Next(streams_.in, &m) == ParseState::kSuccess) {
     pending_.push_back(Pending{
         .method = std::string(metrics::NormalizeMethod(m.request.method)),
         .target = m.request.target,
@@ -119,7 +98,7 @@ void HttpServerConn::DrainResponses() {
   Message m;
   while (true) {
     bool head = !pending_.empty() && pending_.front().head;
-    if (responses_.Next(out_, &m, head) != ParseState::kSuccess) break;
+    if (responses_.Next(streams_.out, &m, head) != ParseState::kSuccess) break;
     Complete(m);
   }
 }
@@ -149,10 +128,10 @@ void HttpServerConn::Complete(const Message& response) {
 
 void HttpServerConn::OnClose() {
   Message m;
-  if (requests_.Finish(in_, &m)) {
+  if (requests_.Finish(streams_.in, &m)) {
     // A request cut short by close never gets an answer; it is not counted as a request.
   }
-  if (responses_.Finish(out_, &m)) Complete(m);
+  if (responses_.Finish(streams_.out, &m)) Complete(m);
   while (!pending_.empty()) {
     pending_.pop_front();
     metrics_.OnRequestAbandoned(service_);
@@ -161,15 +140,7 @@ void HttpServerConn::OnClose() {
 }
 
 void HttpServerConn::AccountStreams() {
-  uint64_t errors = requests_.parse_errors() + responses_.parse_errors();
-  uint64_t gaps = in_.gap_bytes() + out_.gap_bytes();
-  uint64_t dropped = in_.dropped_bytes() + out_.dropped_bytes();
-  if (errors != errors_seen_) metrics_.AddParseErrors(errors - errors_seen_);
-  if (gaps != gaps_seen_) metrics_.AddGapBytes(gaps - gaps_seen_);
-  if (dropped != dropped_seen_) metrics_.AddDroppedBytes(dropped - dropped_seen_);
-  errors_seen_ = errors;
-  gaps_seen_ = gaps;
-  dropped_seen_ = dropped;
+  streams_.Account(metrics_.counters(), requests_.parse_errors() + responses_.parse_errors());
 }
 
 }  // namespace fraiseql::correlator

@@ -7,7 +7,7 @@
 #include <deque>
 #include <string>
 
-#include "conn/stream_buffer.h"
+#include "correlator/stream_pair.h"
 #include "metrics/endpoint_normalizer.h"
 #include "metrics/registry.h"
 #include "protocols/http1/stream_parser.h"
@@ -34,18 +34,14 @@ class HttpMetrics {
   void OnRequestAbandoned(const std::string& service);  // connection closed unanswered
   void OnExchange(const std::string& service, const HttpExchange& x);
   void OnUnmatchedResponse();
-  void AddParseErrors(uint64_t n);
-  void AddGapBytes(uint64_t n);
-  void AddDroppedBytes(uint64_t n);
+  ProtocolCounters& counters() { return counters_; }
 
  private:
   metrics::EndpointNormalizer endpoints_;
   metrics::CounterFamily& requests_;
   metrics::HistogramFamily& duration_;
   metrics::GaugeFamily& in_flight_;
-  metrics::Counter& parse_errors_;
-  metrics::Counter& gap_bytes_;
-  metrics::Counter& dropped_bytes_;
+  ProtocolCounters counters_;
   metrics::Counter& unanswered_;
   metrics::Counter& unmatched_;
 };
@@ -74,15 +70,10 @@ class HttpServerConn {
 
   HttpMetrics& metrics_;
   const std::string& service_;
-  conn::StreamBuffer in_;
-  conn::StreamBuffer out_;
+  StreamPair streams_;
   protocols::http1::Http1StreamParser requests_;
   protocols::http1::Http1StreamParser responses_;
   std::deque<Pending> pending_;
-  uint64_t errors_seen_ = 0;
-  uint64_t gaps_seen_ = 0;
-  uint64_t dropped_seen_ = 0;
-  bool upgraded_ = false;  // 101 Switching Protocols: no longer HTTP/1
 };
 
 }  // namespace fraiseql::correlator

@@ -1,0 +1,42 @@
+#include "correlator/stream_pair.h"
+
+#include <string>
+
+namespace fraiseql::correlator {
+
+namespace {
+
+metrics::Counter& Family(metrics::Registry& registry, const char* name, const char* help,
+                         std::string_view protocol) {
+  return registry.AddCounter(name, help, {"protocol"}).WithLabels({protocol});
+}
+
+}  // namespace
+
+ProtocolCounters::ProtocolCounters(metrics::Registry& registry, std::string_view protocol)
+    : parse_errors(Family(registry, "fraiseql_collector_parse_errors_total",
+                          "Bytes that did not parse as the connection's protocol (one per "
+                          "resync), by protocol",
+                          protocol)),
+      gap_bytes(Family(registry, "fraiseql_collector_stream_gap_bytes_total",
+                       "Stream bytes never captured (lost events, capture cap), skipped by the "
+                       "parser, by protocol",
+                       protocol)),
+      dropped_bytes(Family(registry, "fraiseql_collector_stream_dropped_bytes_total",
+                           "Captured bytes dropped by the per-connection memory cap, by protocol",
+                           protocol)) {}
+
+void StreamPair::Account(ProtocolCounters& counters, uint64_t parse_errors_total) {
+  uint64_t gaps = in.gap_bytes() + out.gap_bytes();
+  uint64_t dropped = in.dropped_bytes() + out.dropped_bytes();
+  if (parse_errors_total > errors_seen_) {
+    counters.parse_errors.Inc(double(parse_errors_total - errors_seen_));
+  }
+  if (gaps > gaps_seen_) counters.gap_bytes.Inc(double(gaps - gaps_seen_));
+  if (dropped > dropped_seen_) counters.dropped_bytes.Inc(double(dropped - dropped_seen_));
+  errors_seen_ = parse_errors_total;
+  gaps_seen_ = gaps;
+  dropped_seen_ = dropped;
+}
+
+}  // namespace fraiseql::correlator
