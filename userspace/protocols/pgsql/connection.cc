@@ -86,6 +86,10 @@ void PgConnection::OnFrontend(const Frame& f) {
         info.protocol = f.code;
         if (DecodeStartup(f.body, &info) == ParseState::kSuccess) startup_ = std::move(info);
         startup_seen_ = true;
+        Pending p;
+        p.op = Op::kStartup;
+        p.ts = f.start_ts;
+        Push(std::move(p));
         break;
       }
       case Untyped::kSslRequest:
@@ -270,7 +274,8 @@ void PgConnection::OnError(const Frame& f) {
     sqlstate = std::string(info.sqlstate);
   }
   last_tag_.clear();
-  if (pending_.empty() || pending_.front().op == Op::kSync) {
+  if (pending_.empty() || pending_.front().op == Op::kSync ||
+      pending_.front().op == Op::kStartup) {
     ++stats_.orphan_errors;
     return;
   }
@@ -342,7 +347,7 @@ void PgConnection::OnReady(const Frame& f) {
   group_errored_ = false;
 
   const char before = tx_status_;
-  if (before == 'I' && status != 'I') {
+  if (before == 'I' && status != 'I') {  // (0 before: the capture started mid-transaction)
     tx_open_ = true;
     tx_begin_ns_ = group_ts;
   } else if (status == 'I' && before != 'I' && tx_open_) {

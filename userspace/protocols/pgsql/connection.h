@@ -28,7 +28,7 @@
 //     ReadyForQuery's timestamp), committed unless the last command tag was ROLLBACK or the
 //     status before was 'E'. A transaction already open when the capture started is not
 //     reported.
-//   - Startup: user, database, application_name only; authentication ('p', 'R' data) is never
+//   - Startup (answered by the first ReadyForQuery): user, database, application_name only; authentication ('p', 'R' data) is never
 //     kept. SSLRequest/GSSENCRequest answered 'S'/'G' -> encrypted(): bytes no longer parsed.
 // Loss: unmatched backend messages are counted and ignored; ReadyForQuery realigns the queue.
 // Memory: pending entries, held records, statements and portals are capped (oldest dropped,
@@ -121,7 +121,7 @@ class PgConnection {
   PgStreamParser& backend_parser() { return be_; }
 
  private:
-  enum class Op { kQuery, kParse, kBind, kDescribe, kExecute, kClose, kSync, kFunction };
+  enum class Op { kStartup, kQuery, kParse, kBind, kDescribe, kExecute, kClose, kSync, kFunction };
   struct Pending {
     Op op = Op::kSync;
     uint64_t ts = 0;
@@ -140,7 +140,9 @@ class PgConnection {
     bool known = false;
   };
 
-  static bool IsBoundary(Op op) { return op == Op::kQuery || op == Op::kSync || op == Op::kFunction; }
+  static bool IsBoundary(Op op) {
+    return op == Op::kStartup || op == Op::kQuery || op == Op::kSync || op == Op::kFunction;
+  }
   void Push(Pending p);
   // Pops entries before the first `op` of the current group and returns its index (0), or
   // false if the group has none.
