@@ -45,6 +45,7 @@ enum fql_event_kind {
 	FQL_EV_PROC_FORK = 4,  /* struct fql_proc_event: a watched process forked (child watched) */
 	FQL_EV_PROC_EXEC = 5,  /* struct fql_proc_event: any process exec'd (userspace re-checks it) */
 	FQL_EV_PROC_EXIT = 6,  /* struct fql_proc_event: a watched process exited */
+	FQL_EV_PQ_CALL = 7,    /* struct fql_pq_event + text: a libpq call or result (uprobes) */
 };
 
 enum fql_direction {
@@ -98,6 +99,8 @@ enum fql_counter {
 	FQL_CNT_RECVMMSG = 8,          /* recvmmsg calls on tracked sockets (counted only) */
 	FQL_CNT_SENDFILE = 9,          /* sendfile calls on tracked sockets (counted only) */
 	FQL_CNT_DATA_EVENTS = 10,      /* data events submitted */
+	FQL_CNT_PQ_EVENTS = 11,        /* libpq (FQL_EV_PQ_CALL) events submitted */
+	FQL_CNT_PQ_STATE_FULL = 12,    /* libpq per-thread call state not stored: result lost */
 	FQL_CNT_MAX = 16,
 };
 
@@ -141,6 +144,115 @@ struct fql_proc_event {
 	fql_u32 ppid; /* fork: parent tgid */
 	fql_u32 _pad;
 	char comm[16];
+};
+
+/* ---- libpq uprobes (bpf/libpq.bpf.c) ------------------------------------------------------
+ * Attached per libpq library inode, only on request (Loader::AttachLibpq): each hit costs a
+ * uprobe trap (~6 us here) in EVERY process mapping that library, watched or not.
+ *
+ * One record kind, FQL_EV_PQ_CALL, for two things (told apart by FQL_PQ_F_RESULT):
+ *  - a CALL record at the entry of a function that sends SQL or a statement name (fn 1..8):
+ *    text = the SQL (query/prepare functions) or empty (prepared execution), stmt_name = the
+ *    statement name (prepare / prepared execution), nparams = the call's nParams.
+ *    Bind values (paramValues) are NEVER read.
+ *  - a RESULT record when a PGresult is handed to the application: at the return of
+ *    PQgetResult (fn = FQL_PQ_GET_RESULT), or at the return of a synchronous function
+ *    (fn = FQL_PQ_EXEC / EXEC_PARAMS / PREPARE / EXEC_PREPARED; it carries the PGresult that
+ *    function returns). result_status, ntuples, cmd_status and sqlstate are filled; no text.
+ *    A NULL return of PQgetResult is emitted too (FQL_PQ_F_NULL_RESULT, result_status -1):
+ *    it ends the results of one query (psycopg and pipeline mode call PQgetResult until
+ *    NULL once per query; PGRES_PIPELINE_SYNC results are not followed by a NULL). A NULL
+ *    seen with nothing pending (an extra call while idle) should be ignored by userspace.
+ *    A NULL return of a synchronous function (send failed, connection lost) is emitted
+ *    the same way.
+ * Synchronous functions are wrappers: PQexec = PQsendQuery + PQgetResult loop, etc. Calls
+ * nested inside them on the same thread and PGconn are suppressed in the kernel, so each
+ * synchronous call yields exactly one CALL and one RESULT record (whether or not the build
+ * inlines the inner calls). For the async functions, pair CALLs and RESULTs per conn_ptr in
+ * order (a FIFO per connection; several queries are in flight in pipeline mode).
+ *
+ * Records of one thread are in call order; records of different threads on one PGconn
+ * are not (psycopg serialises a connection's use behind a lock, so this is moot there).
+ */
+
+/* Bytes of SQL text copied per call (bpf_probe_read_user_str into per-CPU scratch). */
+#define FQL_PQ_MAX_TEXT 4096
+/* Statement names: the server truncates identifiers to 63 bytes too (NAMEDATALEN 64). */
+#define FQL_PQ_NAME_LEN 64
+/* PGresult.cmdStatus size in libpq (CMDSTATUS_LEN, unchanged since PG 7.4). */
+#define FQL_PQ_CMD_STATUS_LEN 64
+
+enum fql_pq_fn {
+	FQL_PQ_SEND_QUERY = 1,          /* PQsendQuery(conn, query) */
+	FQL_PQ_SEND_QUERY_PARAMS = 2,   /* PQsendQueryParams(conn, command, nParams, ...) */
+	FQL_PQ_SEND_PREPARE = 3,        /* PQsendPrepare(conn, stmtName, query, nParams, types) */
+	FQL_PQ_SEND_QUERY_PREPARED = 4, /* PQsendQueryPrepared(conn, stmtName, nParams, ...) */
+	FQL_PQ_EXEC = 5,                /* PQexec(conn, query) */
+	FQL_PQ_EXEC_PARAMS = 6,         /* PQexecParams(conn, command, nParams, ...) */
+	FQL_PQ_PREPARE = 7,             /* PQprepare(conn, stmtName, query, nParams, types) */
+	FQL_PQ_EXEC_PREPARED = 8,       /* PQexecPrepared(conn, stmtName, nParams, ...) */
+	FQL_PQ_GET_RESULT = 9,          /* PQgetResult(conn): RESULT records only */
+	FQL_PQ_FN_COUNT = 10,
+};
+
+/* fql_pq_event.flags */
+#define FQL_PQ_F_RESULT 0x1         /* RESULT record (else CALL record) */
+#define FQL_PQ_F_NULL_RESULT 0x2    /* RESULT: the function returned NULL (no PGresult) */
+#define FQL_PQ_F_TEXT_TRUNCATED 0x4 /* CALL: SQL longer than FQL_PQ_MAX_TEXT - 1 bytes was cut
+				     * (or exactly that long); text_orig_len is then 0 */
+#define FQL_PQ_F_TEXT_FAULT 0x8     /* CALL: reading the SQL failed (text_len 0) */
+#define FQL_PQ_F_NAME_FAULT 0x10    /* CALL: reading the statement name failed (stmt_name "") */
+#define FQL_PQ_F_RESULT_FAULT 0x20  /* RESULT: reading the PGresult failed (status -1) */
+#define FQL_PQ_F_SQLSTATE 0x40      /* RESULT: sqlstate holds the error's SQLSTATE ('C' field) */
+
+/* PGresult statuses (libpq ExecStatusType), for result_status. */
+enum fql_pq_status {
+	FQL_PGRES_EMPTY_QUERY = 0,
+	FQL_PGRES_COMMAND_OK = 1,
+	FQL_PGRES_TUPLES_OK = 2,
+	FQL_PGRES_COPY_OUT = 3,
+	FQL_PGRES_COPY_IN = 4,
+	FQL_PGRES_BAD_RESPONSE = 5,
+	FQL_PGRES_NONFATAL_ERROR = 6,
+	FQL_PGRES_FATAL_ERROR = 7,
+	FQL_PGRES_COPY_BOTH = 8,
+	FQL_PGRES_SINGLE_TUPLE = 9,
+	FQL_PGRES_PIPELINE_SYNC = 10,
+	FQL_PGRES_PIPELINE_ABORTED = 11,
+	/* libpq 17: FQL_PGRES_TUPLES_CHUNK = 12; any other value is passed through as read. */
+};
+
+/* FQL_EV_PQ_CALL record: this struct (200 bytes), then text_len bytes of SQL (no NUL).
+ * Offsets: h 0, conn_ptr 32, fn 40, flags 42, nparams 44, text_len 48, text_orig_len 52,
+ * result_status 56, ntuples 60, sqlstate 64, stmt_name 72, cmd_status 136. */
+struct fql_pq_event {
+	struct fql_event_header h; /* kind FQL_EV_PQ_CALL; tgid/tid of the calling thread;
+				    * fd = the PGconn's socket fd read at the call (-1 when the
+				    * library's PGconn.sock offset is unknown or the read failed;
+				    * for PQgetResult and sync RESULTs the fd read at their entry);
+				    * gen = 0 (match (tgid, fd) to the live connection's gen);
+				    * ts_ns = bpf_ktime_get_ns at function entry (CALL) or return
+				    * (RESULT) */
+	fql_u64 conn_ptr;      /* PGconn* (identifies the libpq connection within tgid) */
+	fql_u16 fn;            /* enum fql_pq_fn */
+	fql_u16 flags;         /* FQL_PQ_F_* */
+	fql_s32 nparams;       /* CALL: the nParams argument (0 for PQsendQuery/PQexec; for
+				* prepare functions the number of parameter TYPES given, which
+				* may be 0 even when the SQL has $n); RESULT: 0 */
+	fql_u32 text_len;      /* bytes of SQL text following this struct (no NUL);
+				* <= FQL_PQ_MAX_TEXT - 1; 0 for prepared execution and RESULTs */
+	fql_u32 text_orig_len; /* CALL: strlen of the SQL when known (== text_len), 0 when
+				* truncated (FQL_PQ_F_TEXT_TRUNCATED: length unknown) */
+	fql_s32 result_status; /* RESULT: ExecStatusType (enum fql_pq_status); -1 for CALL
+				* records, NULL results and unreadable PGresults */
+	fql_s32 ntuples;       /* RESULT: PQntuples (rows in this PGresult); else 0 */
+	char sqlstate[8];      /* RESULT with FQL_PQ_F_SQLSTATE: 5 chars + NUL (e.g. "22012");
+				* else all zero */
+	char stmt_name[FQL_PQ_NAME_LEN];    /* CALL: statement name, NUL-terminated ("" =
+					     * unnamed statement or not applicable) */
+	char cmd_status[FQL_PQ_CMD_STATUS_LEN]; /* RESULT: PQcmdStatus, NUL-terminated
+						 * ("SELECT 1", "INSERT 0 3", "" on errors) */
+	/* char text[text_len] follows */
 };
 
 #endif /* FRAISEQL_ABI_EVENTS_H */
