@@ -126,6 +126,7 @@ Status Loader::Attach() {
 }
 
 Loader::~Loader() {
+  libpq_.reset();
   for (auto it = links_.rbegin(); it != links_.rend(); ++it) bpf_link__destroy(*it);
   links_.clear();
   capture_bpf__destroy(skel_);  // NULL-safe
@@ -216,7 +217,50 @@ std::vector<ProgramStat> Loader::ProgramStats() const {
     }
     out.push_back(std::move(st));
   }
+  if (libpq_) {
+    for (const auto& [name, fd] : libpq_->Programs()) {
+      ProgramStat st;
+      st.name = name;
+      bpf_prog_info info{};
+      uint32_t len = sizeof(info);
+      if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+        st.run_time_ns = info.run_time_ns;
+        st.run_cnt = info.run_cnt;
+      }
+      out.push_back(std::move(st));
+    }
+  }
   return out;
+}
+
+Status Loader::AttachLibpq(uint32_t tgid) {
+  if (tgid == static_cast<uint32_t>(getpid())) {
+    return Status::Error("AttachLibpq: refusing to probe the collector itself");
+  }
+  if (libpq_ == nullptr) {
+    auto p = LibpqProbes::Load(bpf_map__fd(skel_->maps.fql_watched),
+                               bpf_map__fd(skel_->maps.fql_events),
+                               bpf_map__fd(skel_->maps.fql_stats));
+    if (!p.ok()) return p.status();
+    libpq_ = std::move(p.value());
+  }
+  return libpq_->Attach(tgid);
+}
+
+std::vector<std::string> Loader::LibpqAttachments() const {
+  std::vector<std::string> out;
+  for (const LibpqLibrary& l : LibpqLibraries()) out.push_back(l.path);
+  return out;
+}
+
+std::vector<LibpqLibrary> Loader::LibpqLibraries() const {
+  return libpq_ ? libpq_->Libraries() : std::vector<LibpqLibrary>{};
+}
+
+size_t Loader::LibpqLinkCount() const { return libpq_ ? libpq_->LinkCount() : 0; }
+
+void Loader::DetachLibpq() {
+  if (libpq_) libpq_->DetachAll();
 }
 
 }  // namespace fraiseql::loader

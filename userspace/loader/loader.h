@@ -11,6 +11,7 @@
 
 #include "common/status.h"
 #include "fraiseql/abi/events.h"
+#include "loader/libpq_probes.h"
 #include "source/event_source.h"
 
 struct capture_bpf;   // generated skeleton (capture.skel.h), private to loader.cc
@@ -52,15 +53,45 @@ class Loader {
   // A ring-buffer source over this loader's event map. It holds its own map fd, so it
   // stays valid if it outlives the Loader (it then just stops receiving records).
   std::unique_ptr<source::EventSource> MakeEventSource();
-  // Per-program run time/count (kernel.bpf_stats_enabled, enabled via BPF_ENABLE_STATS).
+  // Per-program run time/count (kernel.bpf_stats_enabled, enabled via BPF_ENABLE_STATS);
+  // includes the fql_pq_* programs once AttachLibpq has loaded them.
   std::vector<ProgramStat> ProgramStats() const;
   bool RunTimeStatsEnabled() const { return stats_fd_ >= 0; }
+
+  // ---- libpq uprobes (bpf/libpq.bpf.c; records: FQL_EV_PQ_CALL, struct fql_pq_event) ----
+  // Finds every libpq the process maps (/proc/PID/maps: a file whose basename is "libpq"
+  // followed by '.' or '-' and contains ".so": the system libpq.so.5 or psycopg_binary.libs/
+  // libpq-<hash>.so.5.x) and attaches the probes to each library FILE, once per (dev, inode):
+  // uprobes are per inode and fire in every process mapping it (pid -1), so a second process
+  // mapping an attached libpq costs nothing here. Events are still emitted only for watched
+  // TGIDs (Watch): call Watch too. The BPF object is loaded on the first call.
+  // Probes (entry unless noted): PQsendQuery, PQsendQueryParams, PQsendPrepare,
+  // PQsendQueryPrepared, PQexec(+return), PQexecParams(+return), PQprepare(+return),
+  // PQexecPrepared(+return), PQgetResult(+return). Functions a libpq build does not export
+  // are skipped (debug log, LibpqLibrary::missing).
+  // Cost: every hit of a probed function in ANY process mapping the library traps (~6 us
+  // here; ~5 traps per psycopg query), so attach only where the wire is TLS or when asked.
+  // Returns an error when the process maps no libpq (it may dlopen it later: call again),
+  // or naming each probe that failed to attach (the others stay attached and the library
+  // counts as attached). A process that loads libpq later needs another call.
+  Status AttachLibpq(uint32_t tgid);
+  // One entry per attached library file: its path as mapped in the process it was attached
+  // through, e.g. "/usr/lib/x86_64-linux-gnu/libpq.so.5.15".
+  std::vector<std::string> LibpqAttachments() const;
+  // Details per attached library (identity, probes attached / missing / failed, the
+  // PGconn.sock offset used to fill fql_event_header.fd).
+  std::vector<LibpqLibrary> LibpqLibraries() const;
+  // bpf_links held for libpq probes (all libraries).
+  size_t LibpqLinkCount() const;
+  // Detaches every libpq probe and forgets the libraries (a later AttachLibpq re-attaches).
+  void DetachLibpq();
 
  private:
   Loader() = default;
   Status Configure(const LoaderOptions& options);
   Status Attach();
 
+  std::unique_ptr<LibpqProbes> libpq_;  // loaded on the first AttachLibpq
   capture_bpf* skel_ = nullptr;
   std::vector<bpf_link*> links_;
   std::vector<std::string> attached_;
