@@ -73,10 +73,6 @@ bool TypeFromByte(char b, RespType* t) {
   }
 }
 
-bool IsAggregateByte(char b) {
-  return b == '*' || b == '%' || b == '~' || b == '|' || b == '>';
-}
-
 bool IsTextLineByte(char b) { return b == '+' || b == '-' || b == '('; }
 
 // A line that has not ended yet: can it still become valid?
@@ -96,10 +92,13 @@ bool ValidPartialLine(char b, std::string_view s) {
     }
     return true;
   }
+  if ((b == '$' || b == '*') && !s.empty() && s[0] == '-') {
+    return std::string_view("-1").substr(0, s.size()) == s;  // the only negative length
+  }
   for (size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
     if (IsDigit(c)) continue;
-    if (i == 0 && c == '-' && (b == ':' || b == '(' || b == '$' || b == '*')) continue;
+    if (i == 0 && c == '-' && (b == ':' || b == '(')) continue;
     if (i == 0 && c == '+' && (b == ':' || b == '(')) continue;
     if (i == 0 && c == '?' && s.size() == 1 && (b == '$' || b == '*' || b == '%' || b == '~')) {
       continue;

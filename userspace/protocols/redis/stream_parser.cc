@@ -145,8 +145,8 @@ ParseState RespStreamParser::NextImpl(conn::StreamBuffer& buf, Frame* out) {
           Lose(1);
           continue;
         }
+        s = builder_.OnToken(t);  // before Consume: t.line points into the buffer
         buf.Consume(n);
-        s = builder_.OnToken(t);
         if (s == ParseState::kInvalid) {
           Lose(0);
           continue;
@@ -249,13 +249,19 @@ ParseState RespStreamParser::NextImpl(conn::StreamBuffer& buf, Frame* out) {
           buf.Consume(data.size() - kResyncKeep);
           data = buf.Contiguous();
         }
-        // Candidates before the last two lines are decided; rescan only those next time.
-        const size_t last_nl = data.rfind('\n');
+        // A candidate with three line ends after it is decided (a command needs two lines and
+        // a byte, a reply one line); rescan only the later ones next time.
         size_t keep_from = 0;
-        if (last_nl != std::string_view::npos && last_nl > 0) {
-          const size_t prev_nl = data.rfind('\n', last_nl - 1);
-          if (prev_nl != std::string_view::npos) keep_from = prev_nl + 1;
+        size_t end = data.size();
+        for (int lines = 0; lines < 4 && end > 0; ++lines) {
+          const size_t nl = data.rfind('\n', end - 1);
+          if (nl == std::string_view::npos) {
+            end = 0;
+            break;
+          }
+          end = nl;
         }
+        if (end > 0) keep_from = end + 1;
         resync_from_ = keep_from;
         return ParseState::kNeedsMoreData;
       }
