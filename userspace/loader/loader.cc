@@ -217,6 +217,7 @@ std::vector<ProgramStat> Loader::ProgramStats() const {
     }
     out.push_back(std::move(st));
   }
+  std::lock_guard<std::mutex> lock(libpq_mu_);
   if (libpq_) {
     for (const auto& [name, fd] : libpq_->Programs()) {
       ProgramStat st;
@@ -237,6 +238,7 @@ Status Loader::AttachLibpq(uint32_t tgid) {
   if (tgid == static_cast<uint32_t>(getpid())) {
     return Status::Error("AttachLibpq: refusing to probe the collector itself");
   }
+  std::lock_guard<std::mutex> lock(libpq_mu_);
   if (libpq_ == nullptr) {
     auto p = LibpqProbes::Load(bpf_map__fd(skel_->maps.fql_watched),
                                bpf_map__fd(skel_->maps.fql_events),
@@ -254,12 +256,17 @@ std::vector<std::string> Loader::LibpqAttachments() const {
 }
 
 std::vector<LibpqLibrary> Loader::LibpqLibraries() const {
+  std::lock_guard<std::mutex> lock(libpq_mu_);
   return libpq_ ? libpq_->Libraries() : std::vector<LibpqLibrary>{};
 }
 
-size_t Loader::LibpqLinkCount() const { return libpq_ ? libpq_->LinkCount() : 0; }
+size_t Loader::LibpqLinkCount() const {
+  std::lock_guard<std::mutex> lock(libpq_mu_);
+  return libpq_ ? libpq_->LinkCount() : 0;
+}
 
 void Loader::DetachLibpq() {
+  std::lock_guard<std::mutex> lock(libpq_mu_);
   if (libpq_) libpq_->DetachAll();
 }
 

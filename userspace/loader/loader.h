@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,7 @@ class Loader {
   // Returns an error when the process maps no libpq (it may dlopen it later: call again),
   // or naming each probe that failed to attach (the others stay attached and the library
   // counts as attached). A process that loads libpq later needs another call.
+  // Thread-safe (the libpq methods below may be called from any thread).
   Status AttachLibpq(uint32_t tgid);
   // One entry per attached library file: its path as mapped in the process it was attached
   // through, e.g. "/usr/lib/x86_64-linux-gnu/libpq.so.5.15".
@@ -91,6 +93,7 @@ class Loader {
   Status Configure(const LoaderOptions& options);
   Status Attach();
 
+  mutable std::mutex libpq_mu_;         // guards libpq_ (AttachLibpq may run on any thread)
   std::unique_ptr<LibpqProbes> libpq_;  // loaded on the first AttachLibpq
   capture_bpf* skel_ = nullptr;
   std::vector<bpf_link*> links_;
