@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "app/run.h"
@@ -61,6 +62,16 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(100, 60000))
       ->capture_default_str();
   run->add_option("--record", opts.record_path, "Also write every raw event to FILE (debugging)");
+  run->add_option("--slow-query-ms", opts.slow_query_ms,
+                  "PostgreSQL statements at least this slow are counted and logged as slow")
+      ->check(CLI::Range(1u, 3600000u))
+      ->capture_default_str();
+  run->add_option("--slow-query-log", opts.slow_query_log,
+                  "Where slow-query JSON lines go: '-' stdout, a file path, '' off")
+      ->capture_default_str();
+  run->add_option("--cache-table", opts.cache_table,
+                  "FraiseQL's PostgreSQL cache table (hits/misses from its statements)")
+      ->capture_default_str();
 
   auto* doctor = app.add_subcommand("doctor", "Check kernel features and privileges");
   auto* version = app.add_subcommand("version", "Print version and build info");
@@ -79,6 +90,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fraiseql-collector: %s (see --help)\n", e.what());
     return 2;
   }
+  spdlog::set_level(verbosity >= 2 ? spdlog::level::trace
+                    : verbosity == 1 ? spdlog::level::debug
+                                     : spdlog::level::info);
+  // Logs on stderr: stdout carries only the slow-query JSON lines.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("fraiseql"));
   spdlog::set_level(verbosity >= 2 ? spdlog::level::trace
                     : verbosity == 1 ? spdlog::level::debug
                                      : spdlog::level::info);

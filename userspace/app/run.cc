@@ -1,6 +1,8 @@
 #include "app/run.h"
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <unistd.h>
 
 #include <atomic>
@@ -45,6 +47,24 @@ constexpr KernelCounterMetric kKernelCounters[] = {
     {FQL_CNT_SENDFILE, "counted_syscalls", "sendfile"},
 };
 
+// The slow-query log: JSON lines on stdout (logs go to stderr), a file, or nothing.
+std::FILE* OpenSlowLog(const std::string& path) {
+  if (path.empty()) return nullptr;
+  if (path == "-") return stdout;
+  std::FILE* f = std::fopen(path.c_str(), "a");
+  if (!f) spdlog::error("cannot open slow-query log {}: {}", path, std::strerror(errno));
+  return f;
+}
+
+correlator::PipelineOptions PipelineOptionsFrom(const RunOptions& o) {
+  correlator::PipelineOptions p;
+  p.max_endpoints_per_service = o.max_endpoints;
+  p.db.slow_query_ns = uint64_t(o.slow_query_ms) * 1000000;
+  p.db.cache_table = o.cache_table;
+  p.db.slow_log = OpenSlowLog(o.slow_query_log);
+  return p;
+}
+
 class Collector {
  public:
   Collector(RunOptions opts, metrics::Registry& registry, loader::Loader& loader)
@@ -52,8 +72,7 @@ class Collector {
         registry_(registry),
         loader_(loader),
         discovery_(opts_.selectors),
-        pipeline_(registry, correlator::PipelineOptions{.max_endpoints_per_service =
-                                                            opts_.max_endpoints}) {
+        pipeline_(registry, PipelineOptionsFrom(opts_)) {
     lost_ = &registry_.AddCounter("fraiseql_collector_lost_events_total",
                                   "Events lost before userspace could decode them, by reason",
                                   {"reason"});
@@ -349,8 +368,7 @@ int Replay(const std::string& path, const RunOptions& opts) {
     return 1;
   }
   metrics::Registry registry;
-  correlator::Pipeline pipeline(
-      registry, correlator::PipelineOptions{.max_endpoints_per_service = opts.max_endpoints});
+  correlator::Pipeline pipeline(registry, PipelineOptionsFrom(opts));
   if (opts.service_name) pipeline.SetDefaultService(*opts.service_name);
   while (!(*src)->Exhausted()) {
     (void)(*src)->Poll(0, [&](std::span<const uint8_t> r) { pipeline.OnRecord(r); });

@@ -22,6 +22,9 @@ struct RunOptions {
   size_t max_endpoints = 100;
   int rescan_ms = 1000;
   std::string record_path;
+  uint32_t slow_query_ms = 100;
+  std::string cache_table = "fraiseql_cache";
+  std::string slow_query_log = "-";  // JSON lines; "-" stdout, "" off
 };
 
 int Run(RunOptions opts);

@@ -1,8 +1,11 @@
 #include "correlator/pipeline.h"
 
+#include <map>
 #include <optional>
 
 #include <spdlog/spdlog.h>
+
+#include "correlator/protocol_inference.h"
 
 namespace fraiseql::correlator {
 
@@ -10,16 +13,30 @@ struct Pipeline::Connection {
   ConnKey key;
   ConnRole role = ConnRole::kUnknown;
   uint16_t lport = 0;
+  uint16_t rport = 0;
   bool have_tuple = false;
   ConnProtocol protocol = ConnProtocol::kUnclassified;
   uint64_t last_ts_ns = 0;
   std::optional<HttpServerConn> http;
+  // Outbound connections: bytes held until they tell the protocol, then the parser's state.
+  std::optional<StreamPair> undecided;
+  int inference_attempts = 0;
+  std::optional<PgClientConn> pg;
+  std::optional<RedisClientConn> redis;
 };
+
+namespace {
+// Events looked at before an outbound connection is declared not PostgreSQL/Redis.
+constexpr int kMaxInferenceAttempts = 8;
+}  // namespace
 
 Pipeline::Pipeline(metrics::Registry& registry, PipelineOptions options)
     : registry_(registry),
       options_(options),
-      http_metrics_(registry, options.max_endpoints_per_service) {
+      http_metrics_(registry, options.max_endpoints_per_service),
+      cache_metrics_(registry),
+      db_metrics_(registry, cache_metrics_, options.db),
+      redis_metrics_(registry, cache_metrics_) {
   events_ = &registry_.AddCounter("fraiseql_collector_events_total",
                                   "Events received from the kernel, by kind", {"kind"});
   decode_errors_ = &registry_.AddCounter(
@@ -76,8 +93,12 @@ void Pipeline::Classify(Connection& c) {
   if (server) {
     c.protocol = ConnProtocol::kHttp1Server;
     c.http.emplace(http_metrics_, ServiceOf(c.key.tgid), options_.stream_buffer_bytes);
-  } else {
-    c.protocol = ConnProtocol::kUnparsed;
+  } else if (c.role == ConnRole::kClient || c.have_tuple) {
+    c.protocol = ConnProtocol::kClientPending;
+  }
+  // No open event (lost): decided by the bytes like an outbound connection.
+  else {
+    c.protocol = ConnProtocol::kClientPending;
   }
 }
 
@@ -86,6 +107,7 @@ void Pipeline::OnConn(const ConnEvent& e) {
     Connection& c = GetOrCreate(e.conn, e.ts_ns);
     c.role = e.role;
     c.lport = e.lport;
+    c.rport = e.rport;
     c.have_tuple = true;
     Classify(c);
     spdlog::trace("{}", e.ToString());
@@ -100,16 +122,60 @@ void Pipeline::OnConn(const ConnEvent& e) {
 void Pipeline::OnData(const DataEvent& e) {
   Connection& c = GetOrCreate(e.conn, e.ts_ns);
   Classify(c);
-  if (c.protocol != ConnProtocol::kHttp1Server) return;
-  if (e.dir == Direction::kIngress) {
-    c.http->OnIngress(e.pos, e.data, e.orig_size, e.ts_ns);
-  } else {
-    c.http->OnEgress(e.pos, e.data, e.orig_size, e.ts_ns);
+  switch (c.protocol) {
+    case ConnProtocol::kHttp1Server:
+      if (e.dir == Direction::kIngress) {
+        c.http->OnIngress(e.pos, e.data, e.orig_size, e.ts_ns);
+      } else {
+        c.http->OnEgress(e.pos, e.data, e.orig_size, e.ts_ns);
+      }
+      break;
+    case ConnProtocol::kClientPending:
+      OnClientData(c, e);
+      break;
+    case ConnProtocol::kPgClient:
+      c.pg->OnData(e.dir, e.pos, e.data, e.orig_size, e.ts_ns);
+      break;
+    case ConnProtocol::kRedisClient:
+      c.redis->OnData(e.dir, e.pos, e.data, e.orig_size, e.ts_ns);
+      break;
+    case ConnProtocol::kUnclassified:
+    case ConnProtocol::kUnparsed:
+      break;
   }
+}
+
+void Pipeline::OnClientData(Connection& c, const DataEvent& e) {
+  if (!c.undecided) c.undecided.emplace(options_.stream_buffer_bytes);
+  conn::StreamBuffer& buf = e.dir == Direction::kEgress ? c.undecided->out : c.undecided->in;
+  buf.Add(e.pos, e.data, e.orig_size, e.ts_ns);
+  ClientProtocol p = InferClientProtocol(e.dir, buf.head(), buf.Contiguous(), c.rport);
+  const std::string& service = ServiceOf(c.key.tgid);
+  switch (p) {
+    case ClientProtocol::kUndecided:
+      if (++c.inference_attempts < kMaxInferenceAttempts) return;
+      [[fallthrough]];
+    case ClientProtocol::kHttp:
+    case ClientProtocol::kOther:
+      c.protocol = ConnProtocol::kUnparsed;
+      break;
+    case ClientProtocol::kPostgres:
+      c.protocol = ConnProtocol::kPgClient;
+      c.pg.emplace(db_metrics_, service, std::move(*c.undecided));
+      break;
+    case ClientProtocol::kRedis:
+      c.protocol = ConnProtocol::kRedisClient;
+      c.redis.emplace(redis_metrics_, service, std::move(*c.undecided));
+      break;
+  }
+  c.undecided.reset();
+  spdlog::debug("{}: outbound protocol {}", c.key.ToString(), ToString(p));
 }
 
 void Pipeline::Close(Connection& c) {
   if (c.http) c.http->OnClose();
+  if (c.pg) c.pg->OnClose();
+  if (c.redis) c.redis->OnClose();
 }
 
 void Pipeline::SetService(uint32_t tgid, std::string service) {
@@ -158,10 +224,27 @@ void Pipeline::Finish() {
 }
 
 void Pipeline::UpdateGauges() {
-  size_t http = 0;
-  for (const auto& [key, c] : conns_) http += c->protocol == ConnProtocol::kHttp1Server;
+  size_t http = 0, pg = 0, redis = 0, other = 0;
+  std::map<std::string, std::pair<size_t, size_t>> db;  // service -> open, active
+  for (const auto& [key, c] : conns_) {
+    switch (c->protocol) {
+      case ConnProtocol::kHttp1Server: ++http; break;
+      case ConnProtocol::kRedisClient: ++redis; break;
+      case ConnProtocol::kPgClient: {
+        ++pg;
+        auto& [open, active] = db[ServiceOf(key.tgid)];
+        ++open;
+        active += c->pg->active();
+        break;
+      }
+      default: ++other; break;
+    }
+  }
   tracked_conns_->WithLabels({"http1"}).Set(double(http));
-  tracked_conns_->WithLabels({"unparsed"}).Set(double(conns_.size() - http));
+  tracked_conns_->WithLabels({"pgsql"}).Set(double(pg));
+  tracked_conns_->WithLabels({"redis"}).Set(double(redis));
+  tracked_conns_->WithLabels({"other"}).Set(double(other));
+  db_metrics_.SetConnections(db);
 }
 
 }  // namespace fraiseql::correlator

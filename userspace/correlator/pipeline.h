@@ -12,7 +12,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "correlator/cache_metrics.h"
 #include "correlator/http_server_conn.h"
+#include "correlator/pg_client_conn.h"
+#include "correlator/redis_client_conn.h"
 #include "decoder/decoder.h"
 #include "metrics/registry.h"
 
@@ -24,12 +27,16 @@ struct PipelineOptions {
   size_t stream_buffer_bytes = 1 << 20;
   // A connection with no event for this long is dropped (its close was lost).
   uint64_t idle_timeout_ns = 600ull * 1000000000ull;
+  DbOptions db;
 };
 
 enum class ConnProtocol : uint8_t {
-  kUnclassified,  // not decided yet
-  kHttp1Server,   // accepted on a listening port: HTTP/1.x requests in, responses out
-  kUnparsed,      // outbound or unknown: counted, bytes not parsed (yet)
+  kUnclassified,   // no open event or data seen yet
+  kHttp1Server,    // accepted on a listening port: HTTP/1.x requests in, responses out
+  kClientPending,  // outbound: waiting for bytes that tell the protocol
+  kPgClient,       // the app's PostgreSQL connection
+  kRedisClient,    // the app's Redis connection
+  kUnparsed,       // anything else: counted, bytes not parsed
 };
 
 class Pipeline {
@@ -56,12 +63,14 @@ class Pipeline {
 
   size_t tracked_connections() const { return conns_.size(); }
   const Decoder& decoder() const { return decoder_; }
+  const StatementTable& statements() const { return db_metrics_.statements(); }
 
  private:
   struct Connection;
   Connection& GetOrCreate(const ConnKey& key, uint64_t ts_ns);
   void Classify(Connection& c);
   void OnData(const DataEvent& e);
+  void OnClientData(Connection& c, const DataEvent& e);
   void OnConn(const ConnEvent& e);
   void Close(Connection& c);
   const std::string& ServiceOf(uint32_t tgid) const;
@@ -71,6 +80,9 @@ class Pipeline {
   PipelineOptions options_;
   Decoder decoder_;
   HttpMetrics http_metrics_;
+  CacheMetrics cache_metrics_;
+  DbMetrics db_metrics_;
+  RedisMetrics redis_metrics_;
   std::unordered_map<ConnKey, std::unique_ptr<Connection>, ConnKeyHash> conns_;
   std::unordered_map<uint32_t, std::string> services_;
   std::string default_service_ = "unknown_service";

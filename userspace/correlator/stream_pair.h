@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "conn/stream_buffer.h"
+#include "decoder/event.h"
 #include "metrics/registry.h"
 
 namespace fraiseql::correlator {

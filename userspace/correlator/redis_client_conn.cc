@@ -1,0 +1,85 @@
+#include "correlator/redis_client_conn.h"
+
+#include <cctype>
+
+namespace fraiseql::correlator {
+
+using protocols::redis::CacheOperation;
+using protocols::redis::CommandRecord;
+using protocols::redis::ReplyKind;
+
+namespace {
+
+// A command label: the parser upper-cases the first array element; anything that is not a
+// plausible command name (garbage, a misparse) must not become a label value.
+std::string CommandLabel(const CommandRecord& c) {
+  const std::string& name = c.command;
+  if (name.empty() || name.size() > 32) return "OTHER";
+  for (char ch : name) {
+    if (!std::isupper(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-' &&
+        !std::isdigit(static_cast<unsigned char>(ch))) {
+      return "OTHER";
+    }
+  }
+  return name;
+}
+
+const char* Outcome(const CommandRecord& c) {
+  if (c.error || c.reply == ReplyKind::kError) return "error";
+  switch (c.reply) {
+    case ReplyKind::kUnknown: return "unknown";
+    case ReplyKind::kNotExecuted: return "not_executed";
+    case ReplyKind::kNoReply: return "no_reply";
+    default: return "success";
+  }
+}
+
+}  // namespace
+
+RedisMetrics::RedisMetrics(metrics::Registry& r, CacheMetrics& cache)
+    : counters_(r, "redis"),
+      commands_(r.AddCounter("fraiseql_redis_commands_total",
+                             "Redis commands sent by observed services, by outcome",
+                             {"service_name", "command", "outcome"}, 2000)),
+      duration_(r.AddHistogram("fraiseql_redis_command_duration_seconds",
+                               "From the first byte of a command to the last byte of its reply",
+                               {"service_name", "command"}, metrics::LatencyBuckets(), 1000)),
+      cache_(cache) {}
+
+void RedisMetrics::OnCommand(const std::string& service, const CommandRecord& c) {
+  std::string command = CommandLabel(c);
+  commands_.WithLabels({service, command, Outcome(c)}).Inc();
+  double sec = c.end_ns > c.start_ns ? double(c.end_ns - c.start_ns) / 1e9 : 0.0;
+  duration_.WithLabels({service, command}).Observe(sec);
+  auto cache = protocols::redis::ClassifyCache(c);
+  if (cache.operation == CacheOperation::kNone) return;
+  cache_.Record(service, "redis", protocols::redis::ToString(cache.operation), cache.hits,
+                cache.misses, sec);
+}
+
+RedisClientConn::RedisClientConn(RedisMetrics& metrics, const std::string& service,
+                                 StreamPair streams)
+    : metrics_(metrics), service_(service), streams_(std::move(streams)) {
+  redis_.Poll(streams_.out, streams_.in, &records_);
+  Report();
+}
+
+void RedisClientConn::OnData(fraiseql::Direction dir, uint64_t pos, std::string_view data,
+                             uint64_t orig_size, uint64_t ts_ns) {
+  (dir == fraiseql::Direction::kEgress ? streams_.out : streams_.in).Add(pos, data, orig_size, ts_ns);
+  redis_.Poll(streams_.out, streams_.in, &records_);
+  Report();
+}
+
+void RedisClientConn::OnClose() {
+  redis_.Finish(&records_);
+  Report();
+}
+
+void RedisClientConn::Report() {
+  for (const auto& r : records_) metrics_.OnCommand(service_, r);
+  records_.clear();
+  streams_.Account(metrics_.counters(), redis_.parse_errors());
+}
+
+}  // namespace fraiseql::correlator
