@@ -140,7 +140,7 @@ const SqlShape& DbMetrics::Shape(const std::string& sql) {
 }
 
 std::string DbMetrics::TableLabel(const std::string& service, const std::string& relation) {
-  if (relation.empty()) return "";
+  if (relation.empty()) return "none";
   auto& seen = tables_[service];
   if (seen.count(relation)) return relation;
   if (seen.size() >= options_.max_tables_per_service) return "other";

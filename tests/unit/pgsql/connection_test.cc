@@ -198,6 +198,29 @@ TEST(PgConnectionFixtures, MidStreamStartKeepsLaterQueries) {
   EXPECT_EQ(c.parse_errors(), 0u);
 }
 
+// A pool connection from before the capture: the ReadyForQuery status is unknown until the
+// first one we see, so the transaction its BEGIN opens must still be reported.
+TEST(PgConnectionFixtures, MidStreamBeginOpensTransaction) {
+  const std::string fe_bytes = Frontend("rollback");
+  const std::string be_bytes = Backend("rollback");
+  const size_t fe_off = fe_bytes.find(std::string_view("Q\0\0\0\nBEGIN\0", 11));
+  // The backend after the startup's ReadyForQuery: the answers to that BEGIN onwards.
+  const size_t be_off = be_bytes.find(std::string_view("Z\0\0\0\5I", 6)) + 6;
+  ASSERT_NE(fe_off, std::string::npos);
+  PgConnection c;
+  StreamBuffer fe, be;
+  fe.Add(fe_off, std::string_view(fe_bytes).substr(fe_off), fe_bytes.size() - fe_off, 10);
+  be.Add(be_off, std::string_view(be_bytes).substr(be_off), be_bytes.size() - be_off, 20);
+  c.Poll(fe, be);
+  c.Finish();
+  const auto& want = Manifest()["rollback"]["transactions"];
+  std::vector<TransactionRecord> tx = c.TakeTransactions();
+  ASSERT_EQ(tx.size(), want.size());
+  for (size_t i = 0; i < tx.size(); ++i) {
+    EXPECT_EQ(tx[i].committed, want[i]["committed"].get<bool>()) << i;
+  }
+}
+
 // Lost events in the middle of the backend stream: parse errors counted, later queries found.
 TEST(PgConnectionFixtures, HolesResyncAndLaterQueriesRecorded) {
   const std::string fe_bytes = Frontend("simple_query");

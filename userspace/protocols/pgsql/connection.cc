@@ -347,7 +347,13 @@ void PgConnection::OnReady(const Frame& f) {
   group_errored_ = false;
 
   const char before = tx_status_;
-  if (before == 'I' && status != 'I') {  // (0 before: the capture started mid-transaction)
+  // Status unknown (a connection from before the capture): the group opened the transaction
+  // if it ran BEGIN; otherwise the capture started mid-transaction and it is not reported.
+  bool began_here = before == 'I';
+  if (before == 0) {
+    for (const QueryRecord& r : held_) began_here |= r.command_tag == "BEGIN";
+  }
+  if (began_here && status != 'I') {
     tx_open_ = true;
     tx_begin_ns_ = group_ts;
   } else if (status == 'I' && before != 'I' && tx_open_) {
