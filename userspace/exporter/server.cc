@@ -119,6 +119,33 @@ Status Server::Start() {
     res.set_content(ready ? "ready" : "not ready", "text/plain; charset=utf-8");
   });
 
+  // Registered JSON endpoints: looked up per request, so they may be added after Start().
+  // Registered last, so the fixed routes above win.
+  http->Get(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
+    std::shared_ptr<const std::function<std::string()>> handler;
+    {
+      std::lock_guard<std::mutex> lock(handlers_mu_);
+      auto it = json_handlers_.find(req.path);
+      if (it != json_handlers_.end()) handler = it->second;
+    }
+    if (!handler) {
+      res.status = 404;
+      res.set_content("not found", "text/plain; charset=utf-8");
+      return;
+    }
+    try {
+      res.set_content((*handler)(), "application/json");
+    } catch (const std::exception& e) {
+      res.status = 500;
+      std::string msg;
+      for (char c : std::string_view(e.what())) {
+        if (c == '"' || c == '\\') msg += '\\';
+        if (static_cast<unsigned char>(c) >= 0x20) msg += c;
+      }
+      res.set_content("{\"error\": \"" + msg + "\"}", "application/json");
+    }
+  });
+
   // httplib binds with port 0 only through bind_to_any_port().
   auto bind = [&http](const std::string& h, int p) {
     return p == 0 ? http->bind_to_any_port(h) : (http->bind_to_port(h, p) ? p : -1);
@@ -142,6 +169,24 @@ Status Server::Start() {
     listen_returned_ = true;
   });
   return Status::Ok();
+}
+
+Status Server::AddJsonHandler(const std::string& path, std::function<std::string()> body) {
+  if (path.empty() || path[0] != '/') {
+    return Status::Error("JSON handler path must start with '/': \"" + path + "\"");
+  }
+  if (path == "/metrics" || path == "/healthz" || path == "/readyz") {
+    return Status::Error("JSON handler path " + path + " is reserved");
+  }
+  if (!body) return Status::Error("JSON handler for " + path + " is empty");
+  std::lock_guard<std::mutex> lock(handlers_mu_);
+  json_handlers_[path] = std::make_shared<const std::function<std::string()>>(std::move(body));
+  return Status::Ok();
+}
+
+void Server::RemoveHandler(const std::string& path) {
+  std::lock_guard<std::mutex> lock(handlers_mu_);
+  json_handlers_.erase(path);
 }
 
 void Server::Stop() {

@@ -1,10 +1,13 @@
 // HTTP endpoint of the collector: GET /metrics (Prometheus text 0.0.4), /healthz and
-// /readyz, served by cpp-httplib on its own thread.
+// /readyz, plus any JSON endpoints registered with AddJsonHandler (e.g.
+// /api/v1/statements), served by cpp-httplib on its own thread.
 #pragma once
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -48,10 +51,21 @@ class Server {
   // The bound port once Start() succeeded (resolves ":0"), else 0.
   int port() const { return port_; }
 
+  // Serves `GET path` (exact match, query string ignored) with 200 and the string `body()`
+  // returns, as application/json. Allowed before or after Start() (thread-safe); a second
+  // handler for the same path replaces the first; /metrics, /healthz and /readyz cannot be
+  // replaced. `body` runs on an HTTP thread, concurrently with everything else: it must be
+  // thread-safe and stay valid until Stop() (or RemoveHandler(path)) returns. An exception
+  // it throws answers 500 with {"error": "..."}.
+  Status AddJsonHandler(const std::string& path, std::function<std::string()> body);
+  void RemoveHandler(const std::string& path);
+
  private:
   const std::string listen_;
   metrics::Registry& registry_;
   const std::function<bool()> ready_;
+  std::mutex handlers_mu_;
+  std::map<std::string, std::shared_ptr<const std::function<std::string()>>> json_handlers_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   std::atomic<bool> listen_returned_{false};

@@ -1,6 +1,7 @@
 #include "exporter/server.h"
 
 #include <atomic>
+#include <stdexcept>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -162,6 +163,58 @@ TEST_F(ServerTest, StopWithoutStartAndDoubleStart) {
   Server server("127.0.0.1:0", registry_, nullptr);
   ASSERT_TRUE(server.Start().ok());
   EXPECT_FALSE(server.Start().ok());
+}
+
+TEST_F(ServerTest, JsonHandlersBeforeAndAfterStart) {
+  Server server("127.0.0.1:0", registry_, nullptr);
+  int calls = 0;
+  ASSERT_TRUE(server.AddJsonHandler("/api/v1/before", [&calls] {
+    ++calls;
+    return std::string(R"({"n": )") + std::to_string(calls) + "}";
+  }).ok());
+  EXPECT_FALSE(server.AddJsonHandler("/metrics", [] { return std::string("{}"); }).ok());
+  EXPECT_FALSE(server.AddJsonHandler("no-slash", [] { return std::string("{}"); }).ok());
+  EXPECT_FALSE(server.AddJsonHandler("/api/v1/empty", nullptr).ok());
+  ASSERT_TRUE(server.Start().ok());
+  httplib::Client client("127.0.0.1", server.port());
+
+  auto res = client.Get("/api/v1/before");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
+  EXPECT_EQ(res->body, R"({"n": 1})");
+  res = client.Get("/api/v1/before?x=1");  // query string ignored; body computed per request
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body, R"({"n": 2})");
+
+  res = client.Get("/api/v1/after");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  ASSERT_TRUE(server.AddJsonHandler("/api/v1/after", [] { return std::string("[]"); }).ok());
+  res = client.Get("/api/v1/after");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "[]");
+
+  ASSERT_TRUE(server.AddJsonHandler("/api/v1/throws", []() -> std::string {
+    throw std::runtime_error("bad \"x\"");
+  }).ok());
+  res = client.Get("/api/v1/throws");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 500);
+  EXPECT_EQ(res->body, R"({"error": "bad \"x\""})");
+
+  server.RemoveHandler("/api/v1/after");
+  res = client.Get("/api/v1/after");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  // The fixed routes are untouched.
+  res = client.Get("/healthz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body, "ok");
+  res = client.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body, registry_.Render());
 }
 
 }  // namespace
