@@ -69,6 +69,11 @@ int main(int argc, char** argv) {
   run->add_option("--slow-query-log", opts.slow_query_log,
                   "Where slow-query JSON lines go: '-' stdout, a file path, '' off")
       ->capture_default_str();
+  run->add_option("--libpq-uprobes", opts.libpq_uprobes,
+                  "libpq uprobes (≈6 µs per hit): auto = only for processes whose PostgreSQL "
+                  "connections are TLS, on = every Python target, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   run->add_option("--cache-table", opts.cache_table,
                   "FraiseQL's PostgreSQL cache table (hits/misses from its statements)")
       ->capture_default_str();

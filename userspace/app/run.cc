@@ -88,6 +88,9 @@ class Collector {
     prog_time_ = &registry_.AddCounter("fraiseql_collector_bpf_program_run_seconds_total",
                                        "Time spent in each BPF program (kernel bpf_stats)",
                                        {"program"});
+    libpq_libraries_ = &registry_.AddGauge(
+        "fraiseql_collector_libpq_libraries",
+        "libpq library files with uprobes attached (see --libpq-uprobes)", {});
     prog_runs_ = &registry_.AddCounter("fraiseql_collector_bpf_program_runs_total",
                                        "Runs of each BPF program (kernel bpf_stats)",
                                        {"program"});
@@ -129,12 +132,17 @@ class Collector {
     entry.service_name = service;
     pipeline_.SetService(t.tgid, service);
     listening_[t.tgid] = discovery_.ListeningPorts(t.tgid);
+    if (opts_.libpq_uprobes == "on" && t.runtime == discovery::Runtime::kPython) {
+      want_libpq_.insert(t.tgid);
+    }
     spdlog::info("observing pid {} service={} runtime={} ({})", t.tgid, service,
                  discovery::RuntimeName(t.runtime), t.reason);
   }
 
   void Unwatch(uint32_t tgid) {
     loader_.Unwatch(tgid);  // may already be gone from the map (exit); harmless
+    want_libpq_.erase(tgid);
+    libpq_attached_.erase(tgid);
     pipeline_.ForgetProcess(tgid);
     listening_.erase(tgid);
   }
@@ -210,6 +218,12 @@ class Collector {
         return 1;
       }
       for (const auto& pe : pipeline_.TakeProcEvents()) OnProcEvent(pe);
+      for (uint32_t tgid : pipeline_.TakeTlsDbProcesses()) {
+        if (opts_.libpq_uprobes == "off" || libpq_attached_.count(tgid)) continue;
+        spdlog::info("pid {}: PostgreSQL connection is TLS; attaching libpq uprobes", tgid);
+        want_libpq_.insert(tgid);
+        AttachLibpqWanted();
+      }
       auto now = Clock::now();
       if (now - last_recheck >= std::chrono::milliseconds(100)) {
         RecheckExecs();
@@ -218,11 +232,34 @@ class Collector {
       }
       if (now - last_scan >= scan_period) {
         AddTargets(discovery_.Scan());
+        AttachLibpqWanted();  // processes that load libpq after they start
         for (auto& [pid, ports] : listening_) ports = discovery_.ListeningPorts(pid);
         last_scan = now;
       }
     }
     return 0;
+  }
+
+  // Attaches libpq uprobes for the processes that want them and do not have them yet (the
+  // loader attaches once per library file; a process without libpq mapped yet is retried).
+  void AttachLibpqWanted() {
+    for (auto it = want_libpq_.begin(); it != want_libpq_.end();) {
+      uint32_t tgid = *it;
+      if (!targets_by_pid_.count(tgid)) {
+        it = want_libpq_.erase(it);
+        continue;
+      }
+      Status s = loader_.AttachLibpq(tgid);
+      if (s.ok()) {
+        libpq_attached_.insert(tgid);
+        spdlog::info("pid {}: libpq uprobes attached ({})", tgid,
+                     fmt::join(loader_.LibpqAttachments(), ", "));
+        it = want_libpq_.erase(it);
+      } else {
+        spdlog::debug("pid {}: libpq uprobes not attached yet: {}", tgid, s.message());
+        ++it;
+      }
+    }
   }
 
   bool IsListening(uint32_t tgid, uint16_t port) {
@@ -259,6 +296,7 @@ class Collector {
                                                                       : counted_;
       fam->WithLabels({key.second}).SetTotal(v);
     }
+    libpq_libraries_->WithLabels({}).Set(double(loader_.LibpqAttachments().size()));
     for (const auto& p : loader_.ProgramStats()) {
       prog_time_->WithLabels({p.name}).SetTotal(double(p.run_time_ns) / 1e9);
       prog_runs_->WithLabels({p.name}).SetTotal(double(p.run_cnt));
@@ -273,6 +311,8 @@ class Collector {
   std::map<uint32_t, discovery::Target> targets_by_pid_;
   std::map<uint32_t, std::vector<uint16_t>> listening_;
   std::set<uint32_t> pending_exec_;
+  std::set<uint32_t> want_libpq_;
+  std::set<uint32_t> libpq_attached_;
   std::map<uint32_t, int> exec_checks_;
   metrics::CounterFamily* lost_;
   metrics::CounterFamily* uncaptured_;
@@ -280,6 +320,7 @@ class Collector {
   metrics::GaugeFamily* targets_;
   metrics::CounterFamily* prog_time_;
   metrics::CounterFamily* prog_runs_;
+  metrics::GaugeFamily* libpq_libraries_;
 };
 
 void RegisterBuildInfo(metrics::Registry& registry) {

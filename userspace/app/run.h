@@ -25,6 +25,9 @@ struct RunOptions {
   uint32_t slow_query_ms = 100;
   std::string cache_table = "fraiseql_cache";
   std::string slow_query_log = "-";  // JSON lines; "-" stdout, "" off
+  // libpq uprobes: "auto" attaches them to a process once one of its PostgreSQL connections
+  // turns out to be TLS (the wire is then unreadable); "on" for every Python target; "off".
+  std::string libpq_uprobes = "auto";
 };
 
 int Run(RunOptions opts);

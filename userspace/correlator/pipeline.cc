@@ -43,6 +43,11 @@ Pipeline::Pipeline(metrics::Registry& registry, PipelineOptions options)
       "fraiseql_collector_decode_errors_total",
       "Ring-buffer records that did not match the ABI and were dropped", {"reason"});
   data_events_ = &events_->WithLabels({"data"});
+  libpq_queries_ = &registry_.AddCounter(
+      "fraiseql_collector_libpq_queries_total",
+      "Queries seen by the libpq uprobes: counted (TLS connection) or left to the wire parser "
+      "(wire_visible), so none is counted twice",
+      {"result"});
   tracked_conns_ = &registry_.AddGauge("fraiseql_collector_tracked_connections",
                                        "TCP connections of observed processes being tracked",
                                        {"protocol"});
@@ -67,10 +72,16 @@ void Pipeline::OnEvent(const Event& event) {
   } else if (const auto* c = std::get_if<ConnEvent>(&event)) {
     events_->WithLabels({c->kind == ConnEvent::Kind::kOpen ? "conn_open" : "conn_close"}).Inc();
     OnConn(*c);
+  } else if (const auto* q = std::get_if<PqEvent>(&event)) {
+    events_->WithLabels({"libpq"}).Inc();
+    OnPq(*q);
   } else if (const auto* p = std::get_if<ProcEvent>(&event)) {
     static constexpr const char* kKinds[] = {"proc_fork", "proc_exec", "proc_exit"};
     events_->WithLabels({kKinds[static_cast<int>(p->kind)]}).Inc();
-    if (p->kind == ProcEvent::Kind::kExit) ForgetProcess(p->tgid);
+    if (p->kind == ProcEvent::Kind::kExit) {
+      ForgetProcess(p->tgid);
+      libpq_.ForgetProcess(p->tgid);
+    }
     proc_events_.push_back(*p);
   }
 }
@@ -80,6 +91,7 @@ Pipeline::Connection& Pipeline::GetOrCreate(const ConnKey& key, uint64_t ts_ns) 
   if (!slot) {
     slot = std::make_unique<Connection>();
     slot->key = key;
+    fd_gen_[uint64_t{key.tgid} << 32 | uint32_t(key.fd)] = key.gen;
   }
   slot->last_ts_ns = ts_ns;
   return *slot;
@@ -116,7 +128,7 @@ void Pipeline::OnConn(const ConnEvent& e) {
   auto it = conns_.find(e.conn);
   if (it == conns_.end()) return;
   Close(*it->second);
-  conns_.erase(it);
+  Erase(it);
 }
 
 void Pipeline::OnData(const DataEvent& e) {
@@ -133,9 +145,12 @@ void Pipeline::OnData(const DataEvent& e) {
     case ConnProtocol::kClientPending:
       OnClientData(c, e);
       break;
-    case ConnProtocol::kPgClient:
+    case ConnProtocol::kPgClient: {
+      bool was_encrypted = c.pg->encrypted();
       c.pg->OnData(e.dir, e.pos, e.data, e.orig_size, e.ts_ns);
+      if (!was_encrypted && c.pg->encrypted()) tls_db_processes_.push_back(c.key.tgid);
       break;
+    }
     case ConnProtocol::kRedisClient:
       c.redis->OnData(e.dir, e.pos, e.data, e.orig_size, e.ts_ns);
       break;
@@ -172,6 +187,50 @@ void Pipeline::OnClientData(Connection& c, const DataEvent& e) {
   spdlog::debug("{}: outbound protocol {}", c.key.ToString(), ToString(p));
 }
 
+Pipeline::ConnMap::iterator Pipeline::Erase(ConnMap::iterator it) {
+  uint64_t k = uint64_t{it->first.tgid} << 32 | uint32_t(it->first.fd);
+  auto g = fd_gen_.find(k);
+  if (g != fd_gen_.end() && g->second == it->first.gen) fd_gen_.erase(g);
+  return conns_.erase(it);
+}
+
+Pipeline::Connection* Pipeline::FindByFd(uint32_t tgid, int32_t fd) {
+  auto g = fd_gen_.find(uint64_t{tgid} << 32 | uint32_t(fd));
+  if (g == fd_gen_.end()) return nullptr;
+  auto it = conns_.find(ConnKey{tgid, fd, g->second});
+  return it == conns_.end() ? nullptr : it->second.get();
+}
+
+// libpq uprobe records count only where the wire cannot be read (TLS), so a query is never
+// counted twice: the connection is found by its socket fd; without one (the library's
+// PGconn.sock offset unknown), only when every PostgreSQL connection of the process is TLS.
+void Pipeline::OnPq(const PqEvent& e) {
+  std::vector<protocols::pgsql::QueryRecord> records;
+  libpq_.OnEvent(e, &records);
+  if (records.empty()) return;
+  bool use = false;
+  if (e.fd >= 0) {
+    Connection* c = FindByFd(e.tgid, e.fd);
+    use = c && c->pg && c->pg->encrypted();
+  } else {
+    size_t tls = 0, clear = 0;
+    for (const auto& [key, c] : conns_) {
+      if (key.tgid != e.tgid || !c->pg) continue;
+      (c->pg->encrypted() ? tls : clear)++;
+    }
+    use = tls > 0 && clear == 0;
+  }
+  libpq_queries_->WithLabels({use ? "counted" : "wire_visible"}).Inc(double(records.size()));
+  if (!use) return;
+  for (const auto& r : records) db_metrics_.OnQuery(ServiceOf(e.tgid), r);
+}
+
+std::vector<uint32_t> Pipeline::TakeTlsDbProcesses() {
+  std::vector<uint32_t> out;
+  out.swap(tls_db_processes_);
+  return out;
+}
+
 void Pipeline::Close(Connection& c) {
   if (c.http) c.http->OnClose();
   if (c.pg) c.pg->OnClose();
@@ -191,7 +250,7 @@ void Pipeline::ForgetProcess(uint32_t tgid) {
   for (auto it = conns_.begin(); it != conns_.end();) {
     if (it->first.tgid == tgid) {
       Close(*it->second);
-      it = conns_.erase(it);
+      it = Erase(it);
     } else {
       ++it;
     }
@@ -209,7 +268,7 @@ void Pipeline::Tick(uint64_t now_ns) {
   for (auto it = conns_.begin(); it != conns_.end();) {
     if (now_ns > it->second->last_ts_ns + options_.idle_timeout_ns) {
       Close(*it->second);
-      it = conns_.erase(it);
+      it = Erase(it);
     } else {
       ++it;
     }

@@ -14,6 +14,7 @@
 
 #include "correlator/cache_metrics.h"
 #include "correlator/http_server_conn.h"
+#include "correlator/libpq_calls.h"
 #include "correlator/pg_client_conn.h"
 #include "correlator/redis_client_conn.h"
 #include "decoder/decoder.h"
@@ -56,6 +57,9 @@ class Pipeline {
   void ForgetProcess(uint32_t tgid);
   // Process events seen since the last call (the collector acts on them).
   std::vector<ProcEvent> TakeProcEvents();
+  // Processes whose PostgreSQL connections turned out to be TLS since the last call: their
+  // queries can only be seen through libpq uprobes.
+  std::vector<uint32_t> TakeTlsDbProcesses();
   // Periodic housekeeping: idle connections, gauges.
   void Tick(uint64_t now_ns);
   // End of input (replay): closes every connection as if its socket closed.
@@ -72,6 +76,11 @@ class Pipeline {
   void OnData(const DataEvent& e);
   void OnClientData(Connection& c, const DataEvent& e);
   void OnConn(const ConnEvent& e);
+  void OnPq(const PqEvent& e);
+  Connection* FindByFd(uint32_t tgid, int32_t fd);
+  using ConnMap = std::unordered_map<ConnKey, std::unique_ptr<Connection>, ConnKeyHash>;
+  // Closes nothing: forgets the entry (and its fd index) and returns the next iterator.
+  ConnMap::iterator Erase(ConnMap::iterator it);
   void Close(Connection& c);
   const std::string& ServiceOf(uint32_t tgid) const;
   void UpdateGauges();
@@ -83,11 +92,15 @@ class Pipeline {
   CacheMetrics cache_metrics_;
   DbMetrics db_metrics_;
   RedisMetrics redis_metrics_;
-  std::unordered_map<ConnKey, std::unique_ptr<Connection>, ConnKeyHash> conns_;
+  ConnMap conns_;
   std::unordered_map<uint32_t, std::string> services_;
   std::string default_service_ = "unknown_service";
   std::function<bool(uint32_t, uint16_t)> is_listening_;
   std::vector<ProcEvent> proc_events_;
+  LibpqCalls libpq_;
+  std::unordered_map<uint64_t, uint64_t> fd_gen_;  // (tgid << 32 | fd) -> live generation
+  std::vector<uint32_t> tls_db_processes_;
+  metrics::CounterFamily* libpq_queries_;
 
   metrics::CounterFamily* events_;
   metrics::Counter* data_events_;

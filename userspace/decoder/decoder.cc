@@ -26,6 +26,14 @@ static_assert(sizeof(fql_conn_event) == 96);
 static_assert(offsetof(fql_conn_event, laddr) == 40);
 static_assert(offsetof(fql_conn_event, bytes_in) == 80);
 static_assert(sizeof(fql_proc_event) == 56);
+static_assert(sizeof(fql_pq_event) == 200);
+static_assert(offsetof(fql_pq_event, conn_ptr) == 32);
+static_assert(offsetof(fql_pq_event, fn) == 40);
+static_assert(offsetof(fql_pq_event, text_len) == 48);
+static_assert(offsetof(fql_pq_event, result_status) == 56);
+static_assert(offsetof(fql_pq_event, sqlstate) == 64);
+static_assert(offsetof(fql_pq_event, stmt_name) == 72);
+static_assert(offsetof(fql_pq_event, cmd_status) == 136);
 
 namespace {
 
@@ -100,6 +108,13 @@ std::string ProcEvent::ToString() const {
                      ppid, comm);
 }
 
+std::string PqEvent::ToString() const {
+  return fmt::format("pq {} tgid={} fd={} conn={:#x} fn={} flags={:#x} status={} rows={} "
+                     "stmt={} cmd={} sqlstate={} text_len={}",
+                     is_result() ? "result" : "call", tgid, fd, conn_ptr, fn, flags,
+                     result_status, ntuples, stmt_name, cmd_status, sqlstate, text.size());
+}
+
 DecodeError Decoder::Decode(std::span<const uint8_t> record, Event* out) {
   auto fail = [this](DecodeError e) {
     ++errors_[static_cast<size_t>(e)];
@@ -166,6 +181,32 @@ DecodeError Decoder::Decode(std::span<const uint8_t> record, Event* out) {
       e.ppid = p.ppid;
       e.ts_ns = h.ts_ns;
       e.comm.assign(p.comm, strnlen(p.comm, sizeof(p.comm)));
+      *out = e;
+      break;
+    }
+    case FQL_EV_PQ_CALL: {
+      fql_pq_event q;
+      if (!ReadStruct(record, &q)) return fail(DecodeError::kTooShort);
+      if (q.text_len >= FQL_PQ_MAX_TEXT || record.size() - sizeof(q) != q.text_len ||
+          q.fn == 0 || q.fn >= FQL_PQ_FN_COUNT) {
+        return fail(DecodeError::kBadLength);
+      }
+      PqEvent e;
+      e.tgid = h.tgid;
+      e.tid = h.tid;
+      e.fd = h.fd;
+      e.ts_ns = h.ts_ns;
+      e.conn_ptr = q.conn_ptr;
+      e.fn = q.fn;
+      e.flags = q.flags;
+      e.nparams = q.nparams;
+      e.result_status = q.result_status;
+      e.ntuples = q.ntuples;
+      e.text = std::string_view(reinterpret_cast<const char*>(record.data() + sizeof(q)),
+                                q.text_len);
+      e.sqlstate.assign(q.sqlstate, strnlen(q.sqlstate, sizeof(q.sqlstate)));
+      e.stmt_name.assign(q.stmt_name, strnlen(q.stmt_name, sizeof(q.stmt_name)));
+      e.cmd_status.assign(q.cmd_status, strnlen(q.cmd_status, sizeof(q.cmd_status)));
       *out = e;
       break;
     }

@@ -80,7 +80,27 @@ struct ProcEvent {
   std::string ToString() const;
 };
 
-using Event = std::variant<DataEvent, ConnEvent, ProcEvent>;
+// A libpq call or result seen by the uprobes (bpf/libpq.bpf.c); see fql_pq_event.
+struct PqEvent {
+  uint32_t tgid = 0;
+  uint32_t tid = 0;
+  int32_t fd = -1;  // the PGconn's socket, -1 when unknown
+  uint64_t ts_ns = 0;
+  uint64_t conn_ptr = 0;
+  uint16_t fn = 0;  // enum fql_pq_fn
+  uint16_t flags = 0;
+  int32_t nparams = 0;
+  int32_t result_status = -1;
+  int32_t ntuples = 0;
+  std::string_view text;  // CALL: SQL (views into the record)
+  std::string sqlstate;
+  std::string stmt_name;
+  std::string cmd_status;
+  bool is_result() const { return (flags & FQL_PQ_F_RESULT) != 0; }
+  std::string ToString() const;
+};
+
+using Event = std::variant<DataEvent, ConnEvent, ProcEvent, PqEvent>;
 
 const char* SyscallName(uint16_t syscall);
 
