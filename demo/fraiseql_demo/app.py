@@ -133,6 +133,21 @@ async def get_item(item_id: int) -> dict:
     return rows[0]
 
 
+@app.get("/db-heavy")
+async def db_heavy(n: int = 20) -> dict:
+    """A DB-heavy request (the overhead benchmark's third route): one transaction running n
+    statements (default 20, at most 200), no cache."""
+    n = max(1, min(n, 200))
+    pool: AsyncConnectionPool = _state["pool"]
+    total = 0
+    async with pool.connection() as conn:
+        async with conn.transaction():
+            for i in range(n):
+                cur = await conn.execute("SELECT data FROM v_item WHERE id = %s", (i % 100 + 1,))
+                total += len(await cur.fetchall())
+    return {"statements": n, "rows": total}
+
+
 @app.get("/boom")
 async def boom(kind: str = "http") -> dict:
     if kind == "error":
