@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../common/fixture_dir.h"
 #include "correlator/libpq_calls.h"
 #include "correlator/protocol_inference.h"
 
@@ -13,10 +14,7 @@ namespace fraiseql::correlator {
 namespace {
 
 std::string Fixture(const std::string& name) {
-  std::ifstream in(std::string(FQL_FIXTURE_DIR) + "/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return testing::ReadFile(std::string(FQL_FIXTURE_DIR) + "/" + name);
 }
 
 constexpr auto kOut = Direction::kEgress;

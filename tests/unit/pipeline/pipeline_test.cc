@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "../common/fixture_dir.h"
 #include "correlator/pipeline.h"
 #include "metrics/registry.h"
 #include "source/event_builder.h"
@@ -22,15 +23,8 @@ using source::EventBuilder;
 using source::Record;
 using source::StreamWriter;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string Fixture(const std::string& name) {
-  return ReadFile(std::string(FQL_FIXTURE_DIR) + "/" + name);
+  return testing::ReadFile(std::string(FQL_FIXTURE_DIR) + "/" + name);
 }
 
 // Samples of one metric from a rendered scrape: label text → value.

@@ -2,26 +2,16 @@
 // hand-written RESP3 file, see the script).
 #pragma once
 
-#include <fstream>
-#include <sstream>
-#include <string>
-#include <vector>
-
-#include <nlohmann/json.hpp>
+#include "../common/fixture_dir.h"
 
 namespace fraiseql::protocols::redis::testing {
 
-inline std::string ReadFixture(const std::string& name) {
-  std::ifstream in(std::string(FQL_REDIS_FIXTURE_DIR) + "/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+inline const fraiseql::testing::FixtureDir& Fixtures() {
+  static const fraiseql::testing::FixtureDir dir(FQL_REDIS_FIXTURE_DIR);
+  return dir;
 }
-
-inline const nlohmann::json& Manifest() {
-  static const nlohmann::json m = nlohmann::json::parse(ReadFixture("manifest.json"));
-  return m;
-}
+inline std::string ReadFixture(const std::string& name) { return Fixtures().Read(name); }
+inline const nlohmann::json& Manifest() { return Fixtures().Manifest(); }
 
 // The captured scenarios (not the hand-written file).
 inline std::vector<std::string> ScenarioNames() {
