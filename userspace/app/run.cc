@@ -277,6 +277,7 @@ class Collector {
   }
 
   size_t targets() const { return targets_by_pid_.size(); }
+  const correlator::StatementTable& statements() const { return pipeline_.statements(); }
 
  private:
   static uint64_t MonotonicNs() {
@@ -382,6 +383,7 @@ int Run(RunOptions opts) {
   }
 
   Collector collector(opts, registry, loader);
+  (void)server.AddJsonHandler("/api/v1/statements", [&collector] { return collector.statements().ToJson(); });
   discovery::Discovery initial(opts.selectors);
   auto found = initial.Scan();
   collector.AddTargets(found);
