@@ -14,7 +14,7 @@ pg_stat_statements rows are selected by userid = that role and dbid = fraiseql, 
 role (`pg_stat_statements_reset(role_oid, 0, 0)` as superuser) right before each measured phase:
 other users' statistics (other engineers' runs) are neither read nor wiped. The psycopg and node
 roles are members of e2e_pg_owner, which owns schema e2e_pg (tables items, log, copy_in,
-fraiseql_cache; recreated at every run); e2e_pg_demo is a member of fraiseql (the demo schema's
+fraiseql_cache; recreated before every test, so every run has the same outcomes); e2e_pg_demo is a member of fraiseql (the demo schema's
 owner). Connections carry application_name = the phase's name (connection gauges are compared
 with pg_stat_activity filtered by it).
 
@@ -301,6 +301,9 @@ class PgE2E(unittest.TestCase):
 
     # -- helpers ------------------------------------------------------------------------------
 
+    def setUp(self) -> None:
+        psql_su(SETUP_SQL)   # same rows in e2e_pg for every test: the same outcomes
+
     def start_workload(self, name: str, app_name: str) -> PipeProc:
         w = PipeProc(name, [PY, os.path.join(HERE, "pg_workload.py"), "--dsn",
                             dsn("e2e_pg_py", app_name), "--app-name", app_name],
@@ -504,6 +507,8 @@ class PgE2E(unittest.TestCase):
         try:
             pss_reset("e2e_pg_py")
             tally = w.call("scenario", name="main")
+            self.assertEqual(tally["sqlstates"], {"22012": 3, "23505": 2})
+            self.assertEqual((tally["cache_hits"], tally["cache_misses"]), (6, 4))
             self.assert_statements_exact(col, [], "e2e_pg_py", tally, "c-preopened")
             self.assert_metrics(col, None, tally, "c-preopened", app, cache=True)
             w.call("quit")
