@@ -17,6 +17,8 @@ collector can be started before the first connection exists. Commands:
   {"cmd": "garbage", "host": H, "port": P, "user": U, "database": D, "kind": K}
                                         raw sockets to PostgreSQL writing garbage (see garbage()),
                                         held open until {"cmd": "release"}
+  {"cmd": "hold_tx"} / {"cmd": "end_tx"} opens a transaction (BEGIN; one UPDATE) on the dedicated
+                                        connection and leaves it open / commits it (not tallied)
   {"cmd": "close"}                      closes the pool and the dedicated connection
   {"cmd": "quit"}
 
@@ -130,6 +132,18 @@ class Workload:
         for c in conns:
             self.pool.putconn(c)
         return {"warmed": len(conns)}
+
+    def hold_tx(self) -> dict:
+        """Opens a transaction on the dedicated connection (one UPDATE) and leaves it open."""
+        assert self.conn is not None
+        self._tx = self.conn.transaction()
+        self._tx.__enter__()
+        self.conn.execute("UPDATE e2e_pg.items SET qty = qty WHERE id = %s", (9,))
+        return {}
+
+    def end_tx(self) -> dict:
+        self._tx.__exit__(None, None, None)
+        return {}
 
     def close(self) -> dict:
         if self.pool:
@@ -409,6 +423,10 @@ def main() -> int:
                                   msg["kind"])
             elif cmd == "release":
                 reply = w.release()
+            elif cmd == "hold_tx":
+                reply = w.hold_tx()
+            elif cmd == "end_tx":
+                reply = w.end_tx()
             elif cmd == "close":
                 reply = w.close()
             else:

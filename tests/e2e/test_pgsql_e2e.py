@@ -165,8 +165,11 @@ def pss_rows(role: str) -> list[tuple[str, int]]:
 
 
 def pg_activity(app_name: str) -> tuple[int, int]:
-    """(connections, of which state = 'active') with this application_name."""
-    out = psql_su("SELECT count(*) || ' ' || count(*) FILTER (WHERE state = 'active') "
+    """(connections, of which busy) with this application_name. Busy = running a statement or in
+    a transaction (state 'active' or 'idle in transaction[ (aborted)]'), the collector's
+    definition of an active connection."""
+    out = psql_su("SELECT count(*) || ' ' || count(*) FILTER (WHERE state = 'active' "
+                  "OR state LIKE 'idle in transaction%') "
                   f"FROM pg_stat_activity WHERE application_name = '{app_name}'").split()
     return int(out[0]), int(out[1])
 
@@ -437,6 +440,13 @@ class PgE2E(unittest.TestCase):
             self.assertEqual(tally["transactions"], 3)
             self.assert_statements_exact(col, [], "e2e_pg_py", tally, "a-main")
             self.assert_metrics(col, None, tally, "a-main", app, cache=True)
+            # One connection idle in a transaction: active 1, idle 3 on both sides.
+            pss_reset("e2e_pg_py")
+            w.call("hold_tx")
+            self.assertEqual(pg_activity(app), (4, 1))
+            self.assert_connections(col, app, "a-idle-in-transaction")
+            w.call("end_tx")
+            self.assert_connections(col, app, "a-after-commit")
 
             # b: garbage from the same (watched) process, then a batch that must still be exact.
             self.garbage_checks(col, w)
