@@ -273,14 +273,25 @@ def step_main(port: int, prefix: str) -> dict:
     # EXEC (even aborted) unwatches and redis-py 4.3 then sends no UNWATCH.
     p.reset()
 
-    # 4. Pub/sub: subscribe here, another (unwatched) process publishes.
+    # 4. Pub/sub: subscribe here, another (unwatched) process publishes to every channel.
+    #    redis-py (RESP2) on one channel; a raw RESP3 connection on two channels (pushes), which
+    #    also sends PING and GET while subscribed (allowed in RESP3).
     channel = k("chan")
     sub = r.pubsub()
     sub.subscribe(channel)
     t.send("subscribe")
     msg = sub.get_message(timeout=5)
     expect(msg is not None and msg["type"] == "subscribe", f"subscribe confirmation {msg}")
-    out({"subscribed": channel})
+    c3 = Resp3(port)
+    expect(isinstance(c3.call("HELLO", "3"), dict), "HELLO 3")
+    t.send("hello")
+    ch3 = [k("chan3a"), k("chan3b")]
+    c3.s.sendall(Resp3.encode("SUBSCRIBE", *ch3))
+    t.send("subscribe")
+    for i, ch in enumerate(ch3):
+        v = c3.read()
+        expect(v == [b"subscribe", ch.encode(), i + 1], f"RESP3 confirmation {v}")
+    out({"subscribed": [channel] + ch3})
     line = sys.stdin.readline().split()
     expect(line[:1] == ["published"], f"expected 'published N', got {line}")
     n = int(line[1])
@@ -300,7 +311,38 @@ def step_main(port: int, prefix: str) -> dict:
     m = sub.get_message(timeout=5)
     expect(m is not None and m["type"] == "unsubscribe", f"unsubscribe {m}")
     sub.close()
-    t.notes["messages"] = got
+    pushes = [c3.read() for _ in range(2 * n)]
+    expect(all(p_[0] == b"message" for p_ in pushes), "RESP3 pushes")
+    # While subscribed (RESP3): PING answers +PONG, GET answers normally.
+    rep = c3.pipeline([("PING",), ("GET", k("nothing")), ("SET", k("sub3"), "v"), ("GET", k("sub3"))])
+    for name in ("ping", "get", "set", "get"):
+        t.send(name)
+    expect(rep[0] == "PONG" and rep[1] is None and rep[3] == b"v", f"RESP3 subscribed {rep}")
+    t.read("get", rep[1])
+    t.read("get", rep[3])
+    c3.s.sendall(Resp3.encode("UNSUBSCRIBE"))  # no channel: one confirmation per channel
+    t.send("unsubscribe")
+    confs = [c3.read() for _ in ch3]
+    expect(sorted(c_[0] for c_ in confs) == [b"unsubscribe"] * 2, f"RESP3 unsubscribe {confs}")
+    expect(c3.call("PING") == "PONG", "PING after unsubscribe")
+    t.send("ping")
+    c3.close()
+    t.notes["messages"] = {"resp2": got, "resp3": len(pushes)}
+
+    # 4b. A blocking command that times out, a container command, and a large MGET.
+    v = r.blpop([k("nolist")], timeout=0.2)
+    expect(v is None, f"BLPOP {v}")
+    t.send("blpop")
+    r.client_setname("rde2e-workload")
+    t.send("client")
+    big_keys = [k(f"m:{i}") for i in range(5000)]
+    r.mset({key: "x" for key in big_keys[:300]})
+    t.send("mset")
+    v = r.mget(big_keys)                       # 300 hits, 4,700 misses in one 5,000-element reply
+    t.send("mget")
+    t.read("mget", v)
+    r.delete(*big_keys[:300])
+    t.send("del")
 
     # 5. A 1 MiB value.
     big = os.urandom(1 << 20)

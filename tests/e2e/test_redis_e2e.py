@@ -402,8 +402,10 @@ class RedisE2E(unittest.TestCase):
         msg = Env.workload.read()
         self.assertIn("subscribed", msg)
         n_pub = 25
-        receivers = [h.call("PUBLISH", msg["subscribed"], f"message {i}") for i in range(n_pub)]
-        self.assertEqual(receivers, [1] * n_pub, "the workload's subscriber did not get every message")
+        for ch in msg["subscribed"]:
+            receivers = [h.call("PUBLISH", ch, f"message {i}") for i in range(n_pub)]
+            self.assertEqual(receivers, [1] * n_pub, f"the workload's subscriber on {ch} did not "
+                                                     "get every message")
         Env.workload.send(f"published {n_pub}")
         res = Env.workload.read()
         self.assertEqual(res["step"], "main")
@@ -421,7 +423,8 @@ class RedisE2E(unittest.TestCase):
                              f"workload tally vs commandstats for {cmd}")
         self.assertEqual(report["ops"], res["ops"])
         for cmd in ("SET", "GET", "MGET", "HGET", "HMGET", "EXISTS", "MULTI", "EXEC", "WATCH",
-                    "SUBSCRIBE", "HELLO", "HGETALL", "SMEMBERS", "ZSCORE"):
+                    "SUBSCRIBE", "UNSUBSCRIBE", "HELLO", "HGETALL", "SMEMBERS", "ZSCORE",
+                    "BLPOP", "CLIENT"):
             self.assertIn(cmd, rd, f"the workload sent no {cmd}")
         self.assertGreater(rd["GET"]["failed_calls"], 0)
         self.assertGreater(rd["GET"]["rejected_calls"], 0)
