@@ -597,6 +597,49 @@ def step_after(port: int, prefix: str) -> dict:
     return t.as_json("after")
 
 
+def step_bigpipe(port: int, prefix: str, kind: str) -> dict:
+    """One pipeline larger than the 64 KiB capture cap: 60 SETs of 2 KiB values then 60 GETs.
+    kind "sync": redis-py packs it into ~6 KB sendall()s; "async": redis.asyncio writes the whole
+    pipeline with one transport write (Python 3.11: one send() syscall of ~125 KiB)."""
+    t = Tally()
+    val = "v" * 2048
+    keys = [f"{prefix}big{kind}:{i}" for i in range(60)]
+
+    def account(rep) -> None:
+        for i, v in enumerate(rep):
+            if i < 60:
+                t.send("set")
+            else:
+                t.send("get")
+                t.read("get", v)
+
+    if kind == "sync":
+        r = redis.Redis(host=HOST, port=port)
+        p = r.pipeline(transaction=False)
+        for key in keys:
+            p.set(key, val)
+        for key in keys:
+            p.get(key)
+        account(p.execute())
+        r.close()
+        r.connection_pool.disconnect()
+    else:
+        async def run() -> None:
+            a = aioredis.Redis(host=HOST, port=port)
+            try:
+                p = a.pipeline(transaction=False)
+                for key in keys:
+                    p.set(key, val)
+                for key in keys:
+                    p.get(key)
+                account(await p.execute())
+            finally:
+                await a.close()
+                await a.connection_pool.disconnect()
+        asyncio.run(run())
+    return t.as_json("bigpipe")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=6379)
@@ -615,6 +658,8 @@ def main() -> int:
                 out(step_garbage(a.port, a.seed))
             elif words[0] == "fake":
                 out(step_fake(int(words[1])))
+            elif words[0] == "bigpipe":
+                out(step_bigpipe(a.port, a.prefix, words[1]))
             elif words[0] == "after":
                 out(step_after(a.port, a.prefix))
             elif words[0] == "quit":

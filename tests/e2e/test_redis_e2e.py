@@ -43,6 +43,9 @@ Tests:
      `$536870000` then 1000 bytes then closing: parse_errors{protocol="redis"} grows, the
      collector stays alive with VmRSS < 100 MiB, and a later workload is exact again.
   d. promtool check metrics on the scrape.
+  e. a 120-command pipeline (~130 KiB) larger than the 64 KiB capture cap: redis-py sync (sent
+     in ~6 KB pieces): exact; redis.asyncio (one send() of the whole pipeline): a known gap,
+     expectedFailure (see the test).
 Logs: /tmp/fraiseql-demo/e2e-redis-<time>/.
 """
 from __future__ import annotations
@@ -500,6 +503,35 @@ class RedisE2E(unittest.TestCase):
         res = Env.workload.step("after")
         self.assert_window("c_after", win, WORKLOAD_SVC, {}, res["hits"], res["misses"])
         self.assertLess(rss_kib(pid), RSS_LIMIT_KIB)
+
+    # -- e ------------------------------------------------------------------------------------
+
+    def _bigpipe(self, kind: str) -> None:
+        time.sleep(0.3)
+        s0 = Env.scrape()
+        win = Window(Env.harness, s0)
+        res = Env.workload.step(f"bigpipe {kind}")
+        try:
+            self.assert_window(f"e_bigpipe_{kind}", win, WORKLOAD_SVC, {}, res["hits"], res["misses"])
+        finally:
+            s1 = Env.scrape()
+            print(f"[e2e-redis] e {kind}: uncaptured capture_cap bytes +"
+                  f"{s1.value('fraiseql_collector_uncaptured_bytes_total', reason='capture_cap') - s0.value('fraiseql_collector_uncaptured_bytes_total', reason='capture_cap'):g}, "
+                  f"parse_errors{{redis}} +{s1.value(PARSE_ERRORS, protocol='redis') - s0.value(PARSE_ERRORS, protocol='redis'):g}, "
+                  f"gap bytes +{s1.value('fraiseql_collector_stream_gap_bytes_total', protocol='redis') - s0.value('fraiseql_collector_stream_gap_bytes_total', protocol='redis'):g}",
+                  file=sys.stderr)
+
+    def test_e1_pipeline_over_capture_cap_sync(self) -> None:
+        self._bigpipe("sync")
+
+    # KNOWN GAP (capture cap): redis.asyncio writes a whole pipeline with one send(); the kernel
+    # side copies at most --capture-cap (64 KiB) of a syscall, so the command framing of the
+    # rest is never seen: those commands are not counted and their replies go unmatched
+    # (measured: 32 of 120 commands counted, parse_errors{redis} +2). Remove expectedFailure
+    # when the BPF side captures a whole client write (it then passes as an exact test).
+    @unittest.expectedFailure
+    def test_e2_pipeline_over_capture_cap_async(self) -> None:
+        self._bigpipe("async")
 
     # -- d ------------------------------------------------------------------------------------
 
