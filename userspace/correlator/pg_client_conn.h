@@ -110,6 +110,8 @@ class PgClientConn {
   void OnClose();
 
   bool encrypted() const { return pg_.encrypted(); }
+  // A session (for the connection gauges): not terminated by the client or ended by the server.
+  bool open() const { return !pg_.terminated() && !pg_.server_closed(); }
   // In a transaction or with a query in flight.
   bool active() const { return pg_.in_transaction() || pg_.tx_status() == 'T' ||
                                pg_.tx_status() == 'E' || pg_.pending() > 0; }

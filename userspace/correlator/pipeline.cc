@@ -291,6 +291,7 @@ void Pipeline::UpdateGauges() {
       case ConnProtocol::kRedisClient: ++redis; break;
       case ConnProtocol::kPgClient: {
         ++pg;
+        if (!c->pg->open()) break;
         auto& [open, active] = db[ServiceOf(key.tgid)];
         ++open;
         active += c->pg->active();

@@ -294,3 +294,28 @@ TEST(PgConnection, GarbageCountsParseErrorsAndStaysBounded) {
 
 }  // namespace
 }  // namespace fraiseql::protocols::pgsql
+
+namespace fraiseql::protocols::pgsql {
+namespace {
+
+// A FATAL error ends the session on the server's side (it closes): the connection must stop
+// counting as open even while the client still holds its socket.
+TEST(PgConnection, FatalErrorEndsTheSession) {
+  PgConnection c;
+  EXPECT_FALSE(c.server_closed());
+  Frame nonfatal;
+  nonfatal.type = 'E';
+  static constexpr char kError[] = "SERROR\0VERROR\0C22012\0Mdivision by zero\0";
+  nonfatal.body = std::string(kError, sizeof(kError));  // the array's NUL ends the fields
+  c.OnBackend(nonfatal);
+  EXPECT_FALSE(c.server_closed());
+  Frame fatal;
+  fatal.type = 'E';
+  static constexpr char kFatal[] = "SFATAL\0VFATAL\0C57P01\0Mterminating connection\0";
+  fatal.body = std::string(kFatal, sizeof(kFatal));
+  c.OnBackend(fatal);
+  EXPECT_TRUE(c.server_closed());
+}
+
+}  // namespace
+}  // namespace fraiseql::protocols::pgsql

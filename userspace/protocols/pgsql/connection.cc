@@ -272,6 +272,8 @@ void PgConnection::OnError(const Frame& f) {
   std::string sqlstate;
   if (DecodeErrorResponse(f.body, &info) == ParseState::kSuccess) {
     sqlstate = std::string(info.sqlstate);
+    // FATAL/PANIC: the server ends the session and closes its side.
+    if (info.severity == "FATAL" || info.severity == "PANIC") server_closed_ = true;
   }
   last_tag_.clear();
   if (pending_.empty() || pending_.front().op == Op::kSync ||

@@ -115,6 +115,9 @@ class PgConnection {
   bool startup_seen() const { return startup_seen_; }
   const StartupInfo& startup() const { return startup_; }
   bool terminated() const { return terminated_; }
+  // The server sent a FATAL/PANIC error: the session is over even if the client still holds
+  // its socket (it no longer shows in pg_stat_activity).
+  bool server_closed() const { return server_closed_; }
   const PgConnectionStats& stats() const { return stats_; }
   uint64_t parse_errors() const { return fe_.parse_errors() + be_.parse_errors(); }
   PgStreamParser& frontend_parser() { return fe_; }
@@ -172,6 +175,7 @@ class PgConnection {
   bool encrypted_ = false;
   bool startup_seen_ = false;
   bool terminated_ = false;
+  bool server_closed_ = false;
   StartupInfo startup_;
   PgConnectionStats stats_;
 };
