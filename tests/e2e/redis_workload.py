@@ -62,6 +62,7 @@ class Tally:
     def __init__(self) -> None:
         self.sent: collections.Counter = collections.Counter()
         self.not_executed: collections.Counter = collections.Counter()
+        self.no_reply: collections.Counter = collections.Counter()
         self.ops: collections.Counter = collections.Counter()
         self.hits = 0
         self.misses = 0
@@ -97,6 +98,7 @@ class Tally:
 
     def as_json(self, step: str) -> dict:
         return {"step": step, "sent": dict(self.sent), "not_executed": dict(self.not_executed),
+                "no_reply": dict(self.no_reply),
                 "ops": dict(self.ops), "hits": self.hits, "misses": self.misses,
                 "notes": self.notes}
 
@@ -487,6 +489,54 @@ def step_main(port: int, prefix: str) -> dict:
     t.read("get", rep[3][1])
     plan_hits += 1
     plan_misses += 1
+    c.close()
+
+    # 8b. RESP2 on a raw socket: inline commands, EXECABORT, DISCARD, CLIENT REPLY SKIP/OFF/ON.
+    #     The first command is a RESP array: the collector's protocol inference classifies a
+    #     connection as Redis only from a RESP array (a connection opened with an inline command
+    #     stays unparsed; see the report of this test).
+    c = Resp3(port)
+    expect(c.call("PING") == "PONG", "PING")
+    t.send("ping")
+    c.s.sendall(f"PING\r\nSET {k('inl')} v\r\nGET {k('inl')}\r\nEXISTS {k('inl')} {k('nokey')}\r\n"
+                .encode())
+    rep = [c.read() for _ in range(4)]
+    expect(rep == ["PONG", "OK", b"v", 1], f"inline {rep}")
+    for name in ("ping", "set", "get", "exists"):
+        t.send(name)
+    t.read("get", rep[2])
+    t.exists(2, rep[3])
+    plan_hits += 2
+    plan_misses += 1
+    # A command rejected at queue time (arity): EXEC answers EXECABORT, nothing runs.
+    rep = c.pipeline([("MULTI",), ("SET", k("xa"), "1"), ("GET",), ("EXEC",)])
+    expect(rep[0] == "OK" and rep[1] == "QUEUED" and isinstance(rep[2], RuntimeError)
+           and isinstance(rep[3], RuntimeError) and str(rep[3]).startswith("EXECABORT"), f"{rep}")
+    for name in ("multi", "set", "get", "exec"):
+        t.send(name)
+    t.not_executed["set"] += 1
+    rep = c.pipeline([("MULTI",), ("SET", k("xd"), "1"), ("INCR", k("xd")), ("DISCARD",)])
+    expect(rep == ["OK", "QUEUED", "QUEUED", "OK"], f"DISCARD {rep}")
+    for name in ("multi", "set", "incr", "discard"):
+        t.send(name)
+    t.not_executed["set"] += 1
+    t.not_executed["incr"] += 1
+    # CLIENT REPLY SKIP: no reply to it nor to the next command; OFF ... ON.
+    c.s.sendall(Resp3.encode("CLIENT", "REPLY", "SKIP") + Resp3.encode("SET", k("sk"), "1")
+                + Resp3.encode("GET", k("sk")))
+    v = c.read()
+    expect(v == b"1", f"after SKIP {v}")
+    t.read("get", v)
+    c.s.sendall(Resp3.encode("CLIENT", "REPLY", "OFF") + Resp3.encode("SET", k("off"), "1")
+                + Resp3.encode("GET", k("off")) + Resp3.encode("CLIENT", "REPLY", "ON")
+                + Resp3.encode("GET", k("off")))
+    rep = [c.read(), c.read()]
+    expect(rep == ["OK", b"1"], f"after OFF/ON {rep}")
+    t.read("get", rep[1])
+    plan_hits += 2
+    for name in ("client", "set", "get", "client", "set", "get", "client", "get"):
+        t.send(name)
+    t.no_reply.update({"client": 2, "set": 2, "get": 1})
     c.close()
 
     # 9. asyncio redis-py (the demo app's client): a pipeline and single commands.

@@ -24,7 +24,8 @@ unwatched, process over a raw socket and counted here):
                                         == delta(calls + rejected_calls)
     fraiseql_redis_commands_total{command=C,outcome="error"} == delta(failed_calls + rejected_calls)
     fraiseql_redis_commands_total{command=C,outcome="not_executed"} == the workload's plan
-    outcome unknown / no_reply: 0;   fraiseql_redis_command_duration_seconds_count{C} == all outcomes
+    fraiseql_redis_commands_total{command=C,outcome="no_reply"} == the plan (CLIENT REPLY OFF/SKIP)
+    outcome unknown: 0;   fraiseql_redis_command_duration_seconds_count{C} == all outcomes
     fraiseql_cache_hits_total / misses_total{cache_type="redis"} == the workload's replies (and plan)
     fraiseql_cache_operation_duration_seconds_count{cache_type="redis",operation} == get/set/delete
         commands sent (commandstats classified, plus the not-executed ones: the collector reports
@@ -36,7 +37,9 @@ Tests:
   a. the workload: 4 pipelines of 50 (transaction=False), MULTI/EXEC, WATCH + aborted EXEC,
      pub/sub (messages published by this process), a 1 MiB SET/GET, a hit/miss plan over GET MGET
      HGET HMGET EXISTS (+ DEL HDEL UNLINK), WRONGTYPE and arity errors, HELLO 3 + RESP3 commands
-     (map, set, double, null replies, MULTI/EXEC), redis.asyncio pipeline: exact as above.
+     (map, set, double, null replies, MULTI/EXEC, pub/sub pushes), raw RESP2 (inline commands,
+     EXECABORT, DISCARD, CLIENT REPLY SKIP/OFF/ON), BLPOP, a 5,000-key MGET, a redis.asyncio
+     pipeline: exact as above.
   b. the demo app: N sequential GET /items/{id} (readthrough cache): Redis GET == N, SET == the
      distinct ids, hits == N - distinct, misses == distinct, exact vs commandstats.
   c. garbage: random bytes on a RESP connection to Redis, a fake server answering GET with
@@ -156,7 +159,7 @@ def collector_delta(before: e2e.Scrape, after: e2e.Scrape, svc: str) -> dict:
 
 
 def expected_vs_got(redis_d: dict, col: dict, not_executed: dict[str, int], hits: int,
-                    misses: int) -> tuple[list[str], dict]:
+                    misses: int, no_reply: dict[str, int] | None = None) -> tuple[list[str], dict]:
     """Mismatch lines ([] when exact) and a table of the numbers."""
     lines = []
     table = {}
@@ -164,8 +167,9 @@ def expected_vs_got(redis_d: dict, col: dict, not_executed: dict[str, int], hits
     for (cmd, outcome), v in col["commands"].items():
         by_cmd[cmd][outcome] += v
     ne = {k.upper(): v for k, v in not_executed.items()}
+    nr = {k.upper(): v for k, v in (no_reply or {}).items()}
     ops_want: collections.Counter = collections.Counter()
-    for cmd in sorted(set(by_cmd) | set(redis_d) | set(ne)):
+    for cmd in sorted(set(by_cmd) | set(redis_d) | set(ne) | set(nr)):
         got = by_cmd.get(cmd, collections.Counter())
         rd = redis_d.get(cmd, {})
         want_total = rd.get("calls", 0) + rd.get("rejected_calls", 0)
@@ -181,9 +185,10 @@ def expected_vs_got(redis_d: dict, col: dict, not_executed: dict[str, int], hits
             lines.append(f"{cmd}: collector errors {got.get('error', 0):g}, redis failed+rejected {want_err}")
         if got.get("not_executed", 0) != ne.get(cmd, 0):
             lines.append(f"{cmd}: collector not_executed {got.get('not_executed', 0):g}, plan {ne.get(cmd, 0)}")
-        for o in ("unknown", "no_reply"):
-            if got.get(o, 0):
-                lines.append(f"{cmd}: outcome {o} {got[o]:g} (expected none)")
+        if got.get("no_reply", 0) != nr.get(cmd, 0):
+            lines.append(f"{cmd}: collector no_reply {got.get('no_reply', 0):g}, plan {nr.get(cmd, 0)}")
+        if got.get("unknown", 0):
+            lines.append(f"{cmd}: outcome unknown {got['unknown']:g} (expected none)")
         if col["dur"].get((cmd,), 0) != sum(got.values()):
             lines.append(f"{cmd}: duration _count {col['dur'].get((cmd,), 0):g} != commands {sum(got.values()):g}")
         op = wl.cache_op(cmd)
@@ -370,12 +375,12 @@ class RedisE2E(unittest.TestCase):
             time.sleep(0.25)
 
     def assert_window(self, name: str, win: Window, svc: str, not_executed: dict, hits: int,
-                      misses: int) -> tuple[dict, e2e.Scrape]:
+                      misses: int, no_reply: dict | None = None) -> tuple[dict, e2e.Scrape]:
         redis_d = win.redis_delta()   # the workload is done: commandstats are final
 
         def check(after):
             col = collector_delta(win.scrape0, after, svc)
-            lines, table = expected_vs_got(redis_d, col, not_executed, hits, misses)
+            lines, table = expected_vs_got(redis_d, col, not_executed, hits, misses, no_reply)
             return lines, (col, table)
 
         lines, (after, (col, table)) = self.settle(check)
@@ -416,7 +421,7 @@ class RedisE2E(unittest.TestCase):
               f"{res['sent']}; hits {res['hits']} misses {res['misses']} (plan part {res['notes']['plan']}); "
               f"not_executed {res['not_executed']}", file=sys.stderr)
         report, after = self.assert_window("a_workload", win, WORKLOAD_SVC, res["not_executed"],
-                                           res["hits"], res["misses"])
+                                           res["hits"], res["misses"], res["no_reply"])
         # The workload's own tally agrees with Redis (a check of the harness itself).
         rd = report["redis_delta"]
         for cmd, n in res["sent"].items():
@@ -427,7 +432,7 @@ class RedisE2E(unittest.TestCase):
         self.assertEqual(report["ops"], res["ops"])
         for cmd in ("SET", "GET", "MGET", "HGET", "HMGET", "EXISTS", "MULTI", "EXEC", "WATCH",
                     "SUBSCRIBE", "UNSUBSCRIBE", "HELLO", "HGETALL", "SMEMBERS", "ZSCORE",
-                    "BLPOP", "CLIENT"):
+                    "BLPOP", "CLIENT", "DISCARD"):
             self.assertIn(cmd, rd, f"the workload sent no {cmd}")
         self.assertGreater(rd["GET"]["failed_calls"], 0)
         self.assertGreater(rd["GET"]["rejected_calls"], 0)
