@@ -46,9 +46,9 @@ Tests:
      `$536870000` then 1000 bytes then closing: parse_errors{protocol="redis"} grows, the
      collector stays alive with VmRSS < 100 MiB, and a later workload is exact again.
   d. promtool check metrics on the scrape.
-  e. a 120-command pipeline (~130 KiB) larger than the 64 KiB capture cap: redis-py sync (sent
-     in ~6 KB pieces): exact; redis.asyncio (one send() of the whole pipeline): a known gap,
-     expectedFailure (see the test).
+  e. a 120-command pipeline (~130 KiB): redis-py sync (sent in ~6 KB pieces) and
+     redis.asyncio (one send() of the whole pipeline, one 123 KB recv of the replies): exact
+     with the default 256 KiB capture cap.
 Logs: /tmp/fraiseql-demo/e2e-redis-<time>/.
 """
 from __future__ import annotations
@@ -529,13 +529,10 @@ class RedisE2E(unittest.TestCase):
     def test_e1_pipeline_over_capture_cap_sync(self) -> None:
         self._bigpipe("sync")
 
-    # KNOWN GAP (capture cap): redis.asyncio writes a whole pipeline with one send() (strace:
-    # sendto of 127,600 bytes) and asyncio reads with recv(256 KiB) (one recvfrom of 123,720
-    # bytes of replies); the kernel side copies at most --capture-cap (64 KiB) per syscall, so
-    # the framing of the rest is never seen: those commands/replies are not counted (measured:
-    # 32 of 120 commands counted, parse_errors{redis} +2, ~122 KB uncaptured). Remove
-    # expectedFailure when the BPF side captures whole client writes/reads (it is then exact).
-    @unittest.expectedFailure
+    # redis.asyncio writes a whole pipeline with one send() (strace: sendto of 127,600 bytes)
+    # and asyncio reads with recv(256 KiB) (one recvfrom of 123,720 bytes of replies). With a
+    # 64 KiB capture cap the framing past the cap was never seen (32 of 120 commands counted);
+    # the default cap is 256 KiB since, and this is exact.
     def test_e2_pipeline_over_capture_cap_async(self) -> None:
         self._bigpipe("async")
 

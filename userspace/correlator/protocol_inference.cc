@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cstring>
 
+#include "protocols/redis/resp_parser.h"
+
 namespace fraiseql::correlator {
 
 namespace {
@@ -96,6 +98,16 @@ ClientProtocol InferClientProtocol(Direction dir, uint64_t pos, std::string_view
   if (dir == Direction::kEgress) {
     if (pos == 0 && data.size() >= 1 && data[0] == '\0') return PgStartup(data);
     if (data[0] == '*') return RespCommand(data);
+    // An inline command ("PING\r\n"), as redis-cli over telnet or health checks send: only
+    // on the Redis port, since a line of text could be anything.
+    if (rport == 6379) {
+      protocols::redis::Command cmd;
+      auto r = protocols::redis::ParseCommand(data, &cmd);
+      if (r.state == protocols::ParseState::kSuccess && cmd.inline_form) {
+        return ClientProtocol::kRedis;
+      }
+      if (r.state == protocols::ParseState::kNeedsMoreData) return ClientProtocol::kUndecided;
+    }
     if (HttpRequestStart(data)) return ClientProtocol::kHttp;
     // Mid-stream (a pool connection from before we attached): typed frontend messages.
     if (rport == 5432 || pos > 0) {

@@ -28,6 +28,8 @@ TEST(InferClientProtocol, RealFirstBytes) {
             ClientProtocol::kPostgres);
   EXPECT_EQ(InferClientProtocol(kOut, 0, Fixture("redis/get_set.req.bin"), 16379),
             ClientProtocol::kRedis);
+  EXPECT_EQ(InferClientProtocol(kOut, 0, "PING\r\n", 6379), ClientProtocol::kRedis);
+  EXPECT_EQ(InferClientProtocol(kOut, 0, "PING\r\n", 7000), ClientProtocol::kOther);
   EXPECT_EQ(InferClientProtocol(kOut, 0, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 80),
             ClientProtocol::kHttp);
   EXPECT_EQ(InferClientProtocol(kOut, 0, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 443),
