@@ -17,6 +17,7 @@
 #include "fraiseql/abi/events.h"
 #include "sock.bpf.h"
 #include "task.bpf.h"
+#include "ringbuf.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -131,7 +132,7 @@ static __always_inline void fql_fill_header(struct fql_event_header *h, __u32 ki
 
 static __always_inline void fql_output(void *ev, __u64 size)
 {
-	if (bpf_ringbuf_output(&fql_events, ev, size, 0))
+	if (bpf_ringbuf_output(&fql_events, ev, size, fql_rb_flags(&fql_events)))
 		fql_count(FQL_CNT_RINGBUF_FULL, 1);
 }
 
@@ -335,7 +336,7 @@ static __noinline void fql_emit_chunk(struct fql_scratch *s, __u64 pos, __u64 sr
 		len = 0;
 	}
 	s->ev.copied = len;
-	if (bpf_ringbuf_output(&fql_events, s, sizeof(s->ev) + len, 0)) {
+	if (bpf_ringbuf_output(&fql_events, s, sizeof(s->ev) + len, fql_rb_flags(&fql_events))) {
 		fql_count(FQL_CNT_RINGBUF_FULL, 1);
 		fql_count(FQL_CNT_RINGBUF_FULL_BYTES, len);
 	} else {

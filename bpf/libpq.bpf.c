@@ -21,6 +21,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "fraiseql/abi/events.h"
+#include "ringbuf.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -174,7 +175,7 @@ static __always_inline void fql_pq_submit(struct fql_pq_scratch *s, __u64 text_l
 	asm volatile("" : "+r"(len));
 	if (len > FQL_PQ_MAX_TEXT)
 		len = FQL_PQ_MAX_TEXT;
-	if (bpf_ringbuf_output(&fql_events, s, sizeof(s->ev) + len, 0))
+	if (bpf_ringbuf_output(&fql_events, s, sizeof(s->ev) + len, fql_rb_flags(&fql_events)))
 		fql_pq_count(FQL_CNT_RINGBUF_FULL, 1);
 	else
 		fql_pq_count(FQL_CNT_PQ_EVENTS, 1);
