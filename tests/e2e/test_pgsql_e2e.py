@@ -381,6 +381,14 @@ class PgE2E(unittest.TestCase):
         if cache:
             want["cache_hits"] = float(tally["cache_hits"])
             want["cache_misses"] = float(tally["cache_misses"])
+            # Every statement on the cache table is a cache operation: SELECT get, INSERT set,
+            # DELETE delete (from the client's own statement texts).
+            ops: collections.Counter = collections.Counter()
+            verbs = {"select": "get", "insert": "set", "update": "set", "delete": "delete"}
+            for sql_text, n in list(tally["calls"].items()) + list(tally["errors"].items()):
+                if "fraiseql_cache" in sql_text:
+                    ops[(verbs[sql_text.split()[0].lower()],)] += n
+            want["cache_ops"] = {k: float(v) for k, v in ops.items()}
         deadline = time.monotonic() + SETTLE_S
         while True:
             s = col.scrape()
@@ -396,6 +404,8 @@ class PgE2E(unittest.TestCase):
             if cache:
                 got["cache_hits"] = sum(delta(s, "fraiseql_cache_hits_total", cache_type="postgres").values())
                 got["cache_misses"] = sum(delta(s, "fraiseql_cache_misses_total", cache_type="postgres").values())
+                got["cache_ops"] = dict(delta(s, "fraiseql_cache_operation_duration_seconds_count",
+                                              ("operation",), cache_type="postgres"))
             if got == want or time.monotonic() > deadline:
                 break
             time.sleep(0.3)
