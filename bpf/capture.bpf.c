@@ -17,7 +17,7 @@
 #include "fraiseql/abi/events.h"
 #include "sock.bpf.h"
 #include "task.bpf.h"
-#include "ringbuf.bpf.h"
+#include "shared.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -59,13 +59,6 @@ struct fql_scratch {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u32);
-} fql_watched SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct fql_conn_key);
 	__type(value, struct fql_conn_info);
@@ -79,43 +72,17 @@ struct {
 } fql_args SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20); /* the loader sets the real size */
-} fql_events SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct fql_scratch);
 } fql_scratch SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, FQL_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} fql_stats SEC(".maps");
-
 /* Connection generation: unique per tracked socket for the life of the loaded object. */
 __u64 fql_gen_counter = 0;
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
-static __always_inline int fql_watched_now(void)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-	return bpf_map_lookup_elem(&fql_watched, &tgid) != NULL;
-}
-
-static __always_inline void fql_count(__u32 idx, __u64 n)
-{
-	__u64 *v = bpf_map_lookup_elem(&fql_stats, &idx);
-
-	if (v)
-		*v += n; /* per-CPU slot: no atomic needed */
-}
 
 static __always_inline void fql_fill_header(struct fql_event_header *h, __u32 kind, __s32 fd,
 					    __u64 gen)
@@ -132,7 +99,7 @@ static __always_inline void fql_fill_header(struct fql_event_header *h, __u32 ki
 
 static __always_inline void fql_output(void *ev, __u64 size)
 {
-	if (bpf_ringbuf_output(&fql_events, ev, size, fql_rb_flags(&fql_events)))
+	if (bpf_ringbuf_output(&fql_events, ev, size, fql_rb_flags()))
 		fql_count(FQL_CNT_RINGBUF_FULL, 1);
 }
 
@@ -336,7 +303,7 @@ static __noinline void fql_emit_chunk(struct fql_scratch *s, __u64 pos, __u64 sr
 		len = 0;
 	}
 	s->ev.copied = len;
-	if (bpf_ringbuf_output(&fql_events, s, sizeof(s->ev) + len, fql_rb_flags(&fql_events))) {
+	if (bpf_ringbuf_output(&fql_events, s, sizeof(s->ev) + len, fql_rb_flags())) {
 		fql_count(FQL_CNT_RINGBUF_FULL, 1);
 		fql_count(FQL_CNT_RINGBUF_FULL_BYTES, len);
 	} else {

@@ -21,7 +21,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "fraiseql/abi/events.h"
-#include "ringbuf.bpf.h"
+#include "shared.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -43,26 +43,6 @@ const volatile __u32 fql_abi_version = FQL_ABI_VERSION;
 #define FQL_PGMSGFIELD_CODE_OFF 8
 /* Error fields walked looking for 'C' (an ErrorResponse has at most ~18). */
 #define FQL_PQ_MAX_ERR_FIELDS 24
-
-/* Shared with capture.bpf.c (fds reused by the loader). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u32);
-} fql_watched SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
-} fql_events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, FQL_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} fql_stats SEC(".maps");
 
 /* A synchronous call in progress on a thread (PQexec & co., entry -> return): calls on
  * the same PGconn nested inside it (PQsendQuery, PQgetResult) are suppressed. */
@@ -109,20 +89,6 @@ struct {
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-static __always_inline int fql_pq_watched(void)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-	return bpf_map_lookup_elem(&fql_watched, &tgid) != NULL;
-}
-
-static __always_inline void fql_pq_count(__u32 idx, __u64 n)
-{
-	__u64 *v = bpf_map_lookup_elem(&fql_stats, &idx);
-
-	if (v)
-		*v += n;
-}
 
 /* conn->sock, at the per-library offset carried in the link's cookie (offset + 1). */
 static __always_inline __s32 fql_pq_sock_fd(void *ctx, __u64 conn)
@@ -175,10 +141,10 @@ static __always_inline void fql_pq_submit(struct fql_pq_scratch *s, __u64 text_l
 	asm volatile("" : "+r"(len));
 	if (len > FQL_PQ_MAX_TEXT)
 		len = FQL_PQ_MAX_TEXT;
-	if (bpf_ringbuf_output(&fql_events, s, sizeof(s->ev) + len, fql_rb_flags(&fql_events)))
-		fql_pq_count(FQL_CNT_RINGBUF_FULL, 1);
+	if (bpf_ringbuf_output(&fql_events, s, sizeof(s->ev) + len, fql_rb_flags()))
+		fql_count(FQL_CNT_RINGBUF_FULL, 1);
 	else
-		fql_pq_count(FQL_CNT_PQ_EVENTS, 1);
+		fql_count(FQL_CNT_PQ_EVENTS, 1);
 }
 
 /* What a CALL record is made of (BPF-to-BPF calls take at most 5 arguments). */
@@ -207,14 +173,14 @@ static __noinline void fql_pq_emit_call(struct fql_pq_call *c)
 		if (n < 0) {
 			s->ev.stmt_name[0] = 0;
 			s->ev.flags |= FQL_PQ_F_NAME_FAULT;
-			fql_pq_count(FQL_CNT_READ_FAULT, 1);
+			fql_count(FQL_CNT_READ_FAULT, 1);
 		}
 	}
 	if (text) {
 		n = bpf_probe_read_user_str(s->text, sizeof(s->text), (const void *)text);
 		if (n <= 0) {
 			s->ev.flags |= FQL_PQ_F_TEXT_FAULT;
-			fql_pq_count(FQL_CNT_READ_FAULT, 1);
+			fql_count(FQL_CNT_READ_FAULT, 1);
 		} else {
 			len = (__u64)n - 1; /* without the NUL */
 			if (n >= FQL_PQ_MAX_TEXT)
@@ -253,7 +219,7 @@ static __noinline void fql_pq_emit_result(__u16 fn, __u64 conn, __s32 fd, __u64 
 		__builtin_memset(s->ev.cmd_status, 0, sizeof(s->ev.cmd_status));
 		s->ev.ntuples = 0;
 		s->ev.flags |= FQL_PQ_F_RESULT_FAULT;
-		fql_pq_count(FQL_CNT_READ_FAULT, 1);
+		fql_count(FQL_CNT_READ_FAULT, 1);
 		fql_pq_submit(s, 0);
 		return;
 	}
@@ -297,7 +263,7 @@ int BPF_KPROBE(fql_pq_send_query, void *conn, const char *query)
 	struct fql_pq_call c = { .conn = (__u64)conn, .text = (__u64)query,
 				 .fn = FQL_PQ_SEND_QUERY };
 
-	if (!fql_pq_watched() || fql_pq_inside_sync(id, (__u64)conn))
+	if (!fql_watched_now() || fql_pq_inside_sync(id, (__u64)conn))
 		return 0;
 	c.fd = fql_pq_sock_fd(ctx, c.conn);
 	fql_pq_emit_call(&c);
@@ -312,7 +278,7 @@ int BPF_KPROBE(fql_pq_send_query_params, void *conn, const char *command, int np
 	struct fql_pq_call c = { .conn = (__u64)conn, .text = (__u64)command,
 				 .nparams = nparams, .fn = FQL_PQ_SEND_QUERY_PARAMS };
 
-	if (!fql_pq_watched() || fql_pq_inside_sync(id, (__u64)conn))
+	if (!fql_watched_now() || fql_pq_inside_sync(id, (__u64)conn))
 		return 0;
 	c.fd = fql_pq_sock_fd(ctx, c.conn);
 	fql_pq_emit_call(&c);
@@ -328,7 +294,7 @@ int BPF_KPROBE(fql_pq_send_prepare, void *conn, const char *name, const char *qu
 	struct fql_pq_call c = { .conn = (__u64)conn, .text = (__u64)query, .name = (__u64)name,
 				 .nparams = nparams, .fn = FQL_PQ_SEND_PREPARE };
 
-	if (!fql_pq_watched() || fql_pq_inside_sync(id, (__u64)conn))
+	if (!fql_watched_now() || fql_pq_inside_sync(id, (__u64)conn))
 		return 0;
 	c.fd = fql_pq_sock_fd(ctx, c.conn);
 	fql_pq_emit_call(&c);
@@ -343,7 +309,7 @@ int BPF_KPROBE(fql_pq_send_query_prepared, void *conn, const char *name, int npa
 	struct fql_pq_call c = { .conn = (__u64)conn, .name = (__u64)name, .nparams = nparams,
 				 .fn = FQL_PQ_SEND_QUERY_PREPARED };
 
-	if (!fql_pq_watched() || fql_pq_inside_sync(id, (__u64)conn))
+	if (!fql_watched_now() || fql_pq_inside_sync(id, (__u64)conn))
 		return 0;
 	c.fd = fql_pq_sock_fd(ctx, c.conn);
 	fql_pq_emit_call(&c);
@@ -358,12 +324,12 @@ int BPF_KPROBE(fql_pq_get_result, void *conn)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct fql_pq_getres g = {};
 
-	if (!fql_pq_watched() || fql_pq_inside_sync(id, (__u64)conn))
+	if (!fql_watched_now() || fql_pq_inside_sync(id, (__u64)conn))
 		return 0;
 	g.conn = (__u64)conn;
 	g.fd = fql_pq_sock_fd(ctx, (__u64)conn);
 	if (bpf_map_update_elem(&fql_pq_getres, &id, &g, BPF_ANY))
-		fql_pq_count(FQL_CNT_PQ_STATE_FULL, 1);
+		fql_count(FQL_CNT_PQ_STATE_FULL, 1);
 	return 0;
 }
 
@@ -373,7 +339,7 @@ int BPF_KRETPROBE(fql_pq_get_result_ret, void *res)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct fql_pq_getres *gp, g;
 
-	if (!fql_pq_watched())
+	if (!fql_watched_now())
 		return 0;
 	gp = bpf_map_lookup_elem(&fql_pq_getres, &id);
 	if (!gp)
@@ -400,7 +366,7 @@ static __always_inline void fql_pq_sync_enter(void *ctx, __u16 fn, __u64 conn, _
 	st.fn = fn;
 	fql_pq_emit_call(&c);
 	if (bpf_map_update_elem(&fql_pq_sync, &id, &st, BPF_ANY))
-		fql_pq_count(FQL_CNT_PQ_STATE_FULL, 1);
+		fql_count(FQL_CNT_PQ_STATE_FULL, 1);
 }
 
 static __always_inline void fql_pq_sync_exit(__u16 fn, __u64 res)
@@ -421,7 +387,7 @@ static __always_inline void fql_pq_sync_exit(__u16 fn, __u64 res)
 SEC("uprobe")
 int BPF_KPROBE(fql_pq_exec, void *conn, const char *query)
 {
-	if (!fql_pq_watched())
+	if (!fql_watched_now())
 		return 0;
 	fql_pq_sync_enter(ctx, FQL_PQ_EXEC, (__u64)conn, (__u64)query, 0, 0);
 	return 0;
@@ -430,7 +396,7 @@ int BPF_KPROBE(fql_pq_exec, void *conn, const char *query)
 SEC("uretprobe")
 int BPF_KRETPROBE(fql_pq_exec_ret, void *res)
 {
-	if (!fql_pq_watched())
+	if (!fql_watched_now())
 		return 0;
 	fql_pq_sync_exit(FQL_PQ_EXEC, (__u64)res);
 	return 0;
@@ -440,7 +406,7 @@ int BPF_KRETPROBE(fql_pq_exec_ret, void *res)
 SEC("uprobe")
 int BPF_KPROBE(fql_pq_exec_params, void *conn, const char *command, int nparams)
 {
-	if (!fql_pq_watched())
+	if (!fql_watched_now())
 		return 0;
 	fql_pq_sync_enter(ctx, FQL_PQ_EXEC_PARAMS, (__u64)conn, (__u64)command, 0, nparams);
 	return 0;
@@ -449,7 +415,7 @@ int BPF_KPROBE(fql_pq_exec_params, void *conn, const char *command, int nparams)
 SEC("uretprobe")
 int BPF_KRETPROBE(fql_pq_exec_params_ret, void *res)
 {
-	if (!fql_pq_watched())
+	if (!fql_watched_now())
 		return 0;
 	fql_pq_sync_exit(FQL_PQ_EXEC_PARAMS, (__u64)res);
 	return 0;
@@ -459,7 +425,7 @@ int BPF_KRETPROBE(fql_pq_exec_params_ret, void *res)
 SEC("uprobe")
 int BPF_KPROBE(fql_pq_prepare, void *conn, const char *name, const char *query, int nparams)
 {
-	if (!fql_pq_watched())
+	if (!fql_watched_now())
 		return 0;
 	fql_pq_sync_enter(ctx, FQL_PQ_PREPARE, (__u64)conn, (__u64)query, (__u64)name, nparams);
 	return 0;
@@ -468,7 +434,7 @@ int BPF_KPROBE(fql_pq_prepare, void *conn, const char *name, const char *query, 
 SEC("uretprobe")
 int BPF_KRETPROBE(fql_pq_prepare_ret, void *res)
 {
-	if (!fql_pq_watched())
+	if (!fql_watched_now())
 		return 0;
 	fql_pq_sync_exit(FQL_PQ_PREPARE, (__u64)res);
 	return 0;
@@ -478,7 +444,7 @@ int BPF_KRETPROBE(fql_pq_prepare_ret, void *res)
 SEC("uprobe")
 int BPF_KPROBE(fql_pq_exec_prepared, void *conn, const char *name, int nparams)
 {
-	if (!fql_pq_watched())
+	if (!fql_watched_now())
 		return 0;
 	fql_pq_sync_enter(ctx, FQL_PQ_EXEC_PREPARED, (__u64)conn, 0, (__u64)name, nparams);
 	return 0;
@@ -487,7 +453,7 @@ int BPF_KPROBE(fql_pq_exec_prepared, void *conn, const char *name, int nparams)
 SEC("uretprobe")
 int BPF_KRETPROBE(fql_pq_exec_prepared_ret, void *res)
 {
-	if (!fql_pq_watched())
+	if (!fql_watched_now())
 		return 0;
 	fql_pq_sync_exit(FQL_PQ_EXEC_PREPARED, (__u64)res);
 	return 0;

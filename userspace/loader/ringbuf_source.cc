@@ -34,7 +34,7 @@ int RingBufferSource::OnRecord(void* ctx, void* data, size_t size) {
 StatusOr<size_t> RingBufferSource::Poll(int timeout_ms, const source::RecordSink& sink) {
   sink_ = &sink;
   delivered_ = 0;
-  // The BPF side wakes us only when much data waits (bpf/ringbuf.bpf.h): after the wait,
+  // The BPF side wakes us only when much data waits (bpf/shared.bpf.h): after the wait,
   // drain whatever is there.
   int rc = ring_buffer__poll(rb_, timeout_ms);
   if (rc >= 0 || rc == -EINTR) rc = ring_buffer__consume(rb_);
