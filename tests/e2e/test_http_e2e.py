@@ -201,6 +201,42 @@ for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
     signal.signal(_sig, lambda s, f: (_cleanup_all(), os._exit(128 + s)))
 
 
+def start_collector(name: str, argv: list[str], metrics_port: int, log_dir: str,
+                    timeout: float = 60.0) -> Proc:
+    """Starts `fraiseql-collector run ...` (argv) and waits until /readyz answers 200 on
+    metrics_port; raises with the log's tail if it exits or is not ready in time."""
+    p = Proc(name, argv, os.path.join(log_dir, f"{name}.log"))
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if http_get(f"http://{HOST}:{metrics_port}/readyz", timeout=1)[0] == 200:
+                return p
+        except OSError:
+            pass
+        if not p.alive() or time.monotonic() > deadline:
+            p.stop()
+            raise RuntimeError(f"{name} not ready:\n{p.tail()}")
+        time.sleep(0.2)
+
+
+def promtool_problems(text: str) -> tuple[int, str]:
+    """`promtool check metrics` on a scrape: (exit code, output); (0, "") is clean."""
+    r = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
+                       capture_output=True, timeout=60)
+    return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
+
+
+def run_tests(unittest_args: list[str]) -> int:
+    """The common end of the e2e scripts' main(): root is required (BPF, service control);
+    runs the calling script's tests; returns the exit code."""
+    if os.geteuid() != 0:
+        print("e2e: needs root (BPF, service control)", file=sys.stderr)
+        return 1
+    prog = unittest.main(module="__main__", argv=[sys.argv[0]] + unittest_args, exit=False,
+                         verbosity=2)
+    return 0 if prog.result.wasSuccessful() else 1
+
+
 def redis_up() -> bool:
     try:
         with socket.create_connection((HOST, 6379), timeout=0.5) as s:
@@ -251,20 +287,8 @@ class Env:
         argv = [OPTS.collector, "run", "--port", str(cls.app_port),
                 "--listen", f"{HOST}:{cls.metrics_port}",
                 "--service-name", OPTS.service_name] + OPTS.collector_arg
-        p = Proc("collector", argv, os.path.join(cls.log_dir, "collector.log"))
-        cls.collector = p
-        deadline = time.monotonic() + OPTS.ready_timeout
-        while True:
-            if not p.alive():
-                raise RuntimeError(f"collector exited with {p.p.returncode}:\n{p.tail()}")
-            try:
-                if http_get(cls.metrics_url("/readyz"), timeout=1)[0] == 200:
-                    return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"collector not ready after {OPTS.ready_timeout} s:\n{p.tail()}")
-            time.sleep(0.2)
+        cls.collector = start_collector("collector", argv, cls.metrics_port, cls.log_dir,
+                                        OPTS.ready_timeout)
 
     @classmethod
     def scrape(cls) -> Scrape:
@@ -528,10 +552,8 @@ class HttpE2E(unittest.TestCase):
         self.assertEqual(status, 200)
         with open(os.path.join(Env.log_dir, "promtool-input.txt"), "w") as f:
             f.write(text)
-        r = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
-                           capture_output=True, timeout=60)
-        out = (r.stdout + r.stderr).decode("utf-8", "replace")
-        self.assertEqual((r.returncode, out), (0, ""), f"promtool check metrics:\n{out}")
+        rc, out = promtool_problems(text)
+        self.assertEqual((rc, out), (0, ""), f"promtool check metrics:\n{out}")
 
 
 # --------------------------------------------------------------------------- main
@@ -560,11 +582,7 @@ def main() -> int:
         OPTS.collector = None
     elif not os.access(OPTS.collector, os.X_OK):
         ap.error(f"{OPTS.collector} is not executable")
-    if os.geteuid() != 0:
-        print("e2e: needs root (BPF, PostgreSQL cluster control)", file=sys.stderr)
-        return 1
-    prog = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if prog.result.wasSuccessful() else 1
+    return run_tests(rest)
 
 
 if __name__ == "__main__":

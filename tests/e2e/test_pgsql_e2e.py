@@ -221,19 +221,7 @@ class Collector:
         for pid in pids:
             argv += ["--pid", str(pid)]
         argv += (extra or []) + OPTS.collector_arg
-        self.proc = e2e.Proc("collector", argv, os.path.join(Env.log_dir, f"collector-{name}.log"))
-        deadline = time.monotonic() + 60
-        while True:
-            if not self.proc.alive():
-                raise RuntimeError(f"collector exited with {self.proc.p.returncode}:\n{self.proc.tail()}")
-            try:
-                if e2e.http_get(self.url("/readyz"), timeout=1)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"collector not ready:\n{self.proc.tail()}")
-            time.sleep(0.2)
+        self.proc = e2e.start_collector(f"collector-{name}", argv, self.port, Env.log_dir)
         # Ready = watching; give the kernel map a moment before the first connection.
         time.sleep(0.3)
 
@@ -661,11 +649,7 @@ def main() -> int:
     e2e.OPTS = OPTS
     if not os.access(OPTS.collector, os.X_OK):
         ap.error(f"{OPTS.collector} is not executable")
-    if os.geteuid() != 0:
-        print("e2e: needs root (BPF, PostgreSQL cluster control)", file=sys.stderr)
-        return 1
-    prog = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if prog.result.wasSuccessful() else 1
+    return e2e.run_tests(rest)
 
 
 if __name__ == "__main__":

@@ -72,20 +72,12 @@ class Run:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.pid = json.loads(self.work.stdout.readline())["pid"]
         self.metrics_port = e2e.free_port()
-        self.collector = e2e.Proc(f"collector-{name}",
-                                  [OPTS.collector, "run", "--pid", str(self.pid), "--listen",
-                                   f"{HOST}:{self.metrics_port}", "--service-name", "tls-e2e",
-                                   "--libpq-uprobes", uprobes],
-                                  os.path.join(log_dir, f"collector-{name}.log"))
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if e2e.http_get(self.url("/readyz"), timeout=1)[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert self.collector.alive() and time.monotonic() < deadline, self.collector.tail()
-            time.sleep(0.2)
+        self.collector = e2e.start_collector(
+            f"collector-{name}",
+            [OPTS.collector, "run", "--pid", str(self.pid), "--listen",
+             f"{HOST}:{self.metrics_port}", "--service-name", "tls-e2e", "--libpq-uprobes",
+             uprobes],
+            self.metrics_port, log_dir)
 
     def url(self, path: str) -> str:
         return f"http://{HOST}:{self.metrics_port}{path}"
@@ -185,11 +177,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--collector", required=True)
     OPTS, rest = ap.parse_known_args()
-    if os.geteuid() != 0:
-        print("e2e: needs root", file=sys.stderr)
-        return 1
-    prog = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if prog.result.wasSuccessful() else 1
+    return e2e.run_tests(rest)
 
 
 if __name__ == "__main__":

@@ -333,17 +333,7 @@ def setUpModule() -> None:  # noqa: N802
     Env.metrics_port = e2e.free_port()
     argv = [OPTS.collector, "run", "--pid", str(Env.workload.pid), "--pid", str(Env.app.pid),
             "--listen", f"{HOST}:{Env.metrics_port}"] + OPTS.collector_arg
-    Env.collector = e2e.Proc("collector", argv, os.path.join(Env.log_dir, "collector.log"))
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if e2e.http_get(f"http://{HOST}:{Env.metrics_port}/readyz", timeout=1)[0] == 200:
-                break
-        except OSError:
-            pass
-        if not Env.collector.alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"collector not ready:\n{Env.collector.tail()}")
-        time.sleep(0.2)
+    Env.collector = e2e.start_collector("collector", argv, Env.metrics_port, Env.log_dir)
     Env.harness = Harness()
     print(f"[e2e-redis] collector pid {Env.collector.pid}, workload pid {Env.workload.pid}, "
           f"app pid {Env.app.pid} :{Env.app_port}", file=sys.stderr)
@@ -542,10 +532,8 @@ class RedisE2E(unittest.TestCase):
         status, text = e2e.http_get(f"http://{HOST}:{Env.metrics_port}/metrics")
         self.assertEqual(status, 200)
         self.assertIn(CMDS, text)
-        r = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
-                           capture_output=True, timeout=60)
-        out = (r.stdout + r.stderr).decode("utf-8", "replace")
-        self.assertEqual((r.returncode, out), (0, ""), f"promtool check metrics:\n{out}")
+        rc, out = e2e.promtool_problems(text)
+        self.assertEqual((rc, out), (0, ""), f"promtool check metrics:\n{out}")
 
 
 def main() -> int:
@@ -556,11 +544,7 @@ def main() -> int:
     ap.add_argument("--demo-requests", type=int, default=60)
     ap.add_argument("--seed", type=int, default=3)
     OPTS, rest = ap.parse_known_args()
-    if os.geteuid() != 0:
-        print("e2e: needs root", file=sys.stderr)
-        return 1
-    prog = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if prog.result.wasSuccessful() else 1
+    return e2e.run_tests(rest)
 
 
 if __name__ == "__main__":

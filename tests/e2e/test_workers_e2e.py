@@ -70,19 +70,9 @@ def setUpModule() -> None:  # noqa: N802
         time.sleep(0.1)
     Env.metrics_port = e2e.free_port()
     # Auto-detection: no --pid/--port/--cmdline, no --service-name.
-    Env.collector = e2e.Proc("collector", [OPTS.collector, "run", "--listen",
-                                           f"{HOST}:{Env.metrics_port}"],
-                             os.path.join(Env.log_dir, "collector.log"))
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if e2e.http_get(f"http://{HOST}:{Env.metrics_port}/readyz", timeout=1)[0] == 200:
-                break
-        except OSError:
-            pass
-        if not Env.collector.alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"collector not ready:\n{Env.collector.tail()}")
-        time.sleep(0.2)
+    Env.collector = e2e.start_collector(
+        "collector", [OPTS.collector, "run", "--listen", f"{HOST}:{Env.metrics_port}"],
+        Env.metrics_port, Env.log_dir)
 
 
 def tearDownModule() -> None:  # noqa: N802
@@ -152,11 +142,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--collector", required=True)
     OPTS, rest = ap.parse_known_args()
-    if os.geteuid() != 0:
-        print("e2e: needs root", file=sys.stderr)
-        return 1
-    prog = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if prog.result.wasSuccessful() else 1
+    return e2e.run_tests(rest)
 
 
 if __name__ == "__main__":
