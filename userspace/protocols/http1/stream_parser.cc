@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "conn/resync.h"
+
 namespace fraiseql::protocols::http1 {
 
 std::string Message::ToString() const {
@@ -73,34 +75,20 @@ ParseState Http1StreamParser::NextImpl(conn::StreamBuffer& buf, Message* out,
         return s;
       }
 
-      case State::kResync: {
-        if (buf.head() >= buf.end()) return ParseState::kNeedsMoreData;
-        if (buf.HeadInHole()) {
-          buf.SkipToNextKnown();
-          resync_from_ = 0;
-          continue;
-        }
-        std::string_view data = buf.Contiguous();
-        const size_t from = std::min(resync_from_, data.size());
-        const size_t k = FindFrameBoundary(data.substr(from), type_);
-        if (k != std::string_view::npos) {
-          buf.Consume(from + k);
-          state_ = State::kHead;
-          continue;
-        }
-        if (buf.head() + data.size() < buf.end()) {
-          // A hole follows: no start line can span it, drop it all.
-          buf.Consume(data.size());
-          resync_from_ = 0;
-          continue;
-        }
-        if (data.size() > kResyncKeep) {
-          // Keep a tail that may be the beginning of a start line.
-          buf.Consume(data.size() - kResyncKeep);
-          resync_from_ = 0;
+      case State::kResync:
+        switch (conn::ResyncStep(buf, &resync_from_, kResyncKeep, /*rescan=*/false,
+                                 [this](std::string_view d) {
+                                   return FindFrameBoundary(d, type_);
+                                 })) {
+          case conn::ResyncResult::kAtFrame:
+            state_ = State::kHead;
+            continue;
+          case conn::ResyncResult::kAgain:
+            continue;
+          case conn::ResyncResult::kNeedsMoreData:
+            return ParseState::kNeedsMoreData;
         }
         return ParseState::kNeedsMoreData;
-      }
 
       case State::kBody:
         if (!ConsumeBody(buf, body_end_)) return ParseState::kNeedsMoreData;

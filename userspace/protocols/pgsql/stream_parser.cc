@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "conn/resync.h"
+
 namespace fraiseql::protocols::pgsql {
 
 uint64_t Frame::wire_size() const {
@@ -153,37 +155,22 @@ ParseState PgStreamParser::NextImpl(conn::StreamBuffer& buf, Frame* out) {
         if (!Emit(buf, out)) continue;  // now resyncing
         return ParseState::kSuccess;
 
-      case State::kResync: {
-        if (buf.head() >= buf.end()) return ParseState::kNeedsMoreData;
-        if (buf.HeadInHole()) {
-          buf.SkipToNextKnown();
-          resync_from_ = 0;
-          continue;
-        }
-        std::string_view data = buf.Contiguous();
-        const size_t from = std::min(resync_from_, data.size());
-        const size_t k = FindFrameBoundary(data.substr(from), dir_);
-        if (k != std::string_view::npos) {
-          buf.Consume(from + k);
-          state_ = State::kHeader;
-          continue;
-        }
-        if (buf.head() + data.size() < buf.end()) {
-          // A hole follows: no message can be validated across it, drop the run.
-          buf.Consume(data.size());
-          resync_from_ = 0;
-          continue;
-        }
-        if (data.size() > kResyncKeep) {
-          buf.Consume(data.size() - kResyncKeep);
-          resync_from_ = 0;
-        } else {
-          // Offsets already scanned cannot match later either unless their message completes:
-          // rescan from the start (bounded by kResyncKeep).
-          resync_from_ = 0;
+      case State::kResync:
+        switch (conn::ResyncStep(
+            buf, &resync_from_, kResyncKeep,
+            // A candidate is validated by the messages after it: re-scan as bytes arrive.
+            /*rescan=*/true, [this](std::string_view d) {
+          return FindFrameBoundary(d, dir_);
+        })) {
+          case conn::ResyncResult::kAtFrame:
+            state_ = State::kHeader;
+            continue;
+          case conn::ResyncResult::kAgain:
+            continue;
+          case conn::ResyncResult::kNeedsMoreData:
+            return ParseState::kNeedsMoreData;
         }
         return ParseState::kNeedsMoreData;
-      }
     }
   }
 }
