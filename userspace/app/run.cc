@@ -120,22 +120,26 @@ class Collector {
     targets_->WithLabels({}).Set(static_cast<double>(targets_by_pid_.size()));
   }
 
+  // A full rescan; returns how many processes are observed afterwards.
+  size_t ScanAndWatch() {
+    AddTargets(discovery_.Scan());
+    return targets_by_pid_.size();
+  }
+
   void Watch(const discovery::Target& t) {
-    std::string service = opts_.service_name.value_or(t.service_name);
     Status s = loader_.Watch(t.tgid);
     if (!s.ok()) {
       spdlog::warn("cannot watch pid {}: {}", t.tgid, s.message());
       return;
     }
-    auto& entry = targets_by_pid_[t.tgid];
-    entry = t;
-    entry.service_name = service;
-    pipeline_.SetService(t.tgid, service);
+    targets_by_pid_[t.tgid] = t;
+    // t.service_name already honours --service-name (Selectors::service_name).
+    pipeline_.SetService(t.tgid, t.service_name);
     listening_[t.tgid] = discovery_.ListeningPorts(t.tgid);
     if (opts_.libpq_uprobes == "on" && t.runtime == discovery::Runtime::kPython) {
       want_libpq_.insert(t.tgid);
     }
-    spdlog::info("observing pid {} service={} runtime={} ({})", t.tgid, service,
+    spdlog::info("observing pid {} service={} runtime={} ({})", t.tgid, t.service_name,
                  discovery::RuntimeName(t.runtime), t.reason);
   }
 
@@ -231,7 +235,7 @@ class Collector {
         last_recheck = now;
       }
       if (now - last_scan >= scan_period) {
-        AddTargets(discovery_.Scan());
+        ScanAndWatch();
         AttachLibpqWanted();  // processes that load libpq after they start
         for (auto& [pid, ports] : listening_) ports = discovery_.ListeningPorts(pid);
         last_scan = now;
@@ -384,10 +388,7 @@ int Run(RunOptions opts) {
 
   Collector collector(opts, registry, loader);
   (void)server.AddJsonHandler("/api/v1/statements", [&collector] { return collector.statements().ToJson(); });
-  discovery::Discovery initial(opts.selectors);
-  auto found = initial.Scan();
-  collector.AddTargets(found);
-  if (found.empty()) {
+  if (collector.ScanAndWatch() == 0) {
     spdlog::warn("{}; rescanning every {} ms",
                  opts.selectors.AutoDetect() ? "no FraiseQL process found yet"
                                              : "no process matches the selectors yet",

@@ -105,11 +105,8 @@ void Pipeline::Classify(Connection& c) {
   if (server) {
     c.protocol = ConnProtocol::kHttp1Server;
     c.http.emplace(http_metrics_, ServiceOf(c.key.tgid), options_.stream_buffer_bytes);
-  } else if (c.role == ConnRole::kClient || c.have_tuple) {
-    c.protocol = ConnProtocol::kClientPending;
-  }
-  // No open event (lost): decided by the bytes like an outbound connection.
-  else {
+  } else {
+    // Outbound, or an open event we never saw: the first bytes decide.
     c.protocol = ConnProtocol::kClientPending;
   }
 }
