@@ -1,6 +1,7 @@
 #include "protocols/graphql/json_filter.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -84,19 +85,22 @@ class FilteredBuilder {
   }
 
   bool Start(json&& empty) {
-    if (stack_.size() >= kMaxNesting) {
-      error_ = "too_deep";
-      return false;
-    }
     bool drop = false;
     json* slot = Slot(&drop);
     if (overflow_) return false;
+    // Only kept containers count: dropped ones cost the (iterative) parser one bit per level.
+    if (slot != nullptr && kept_depth_ >= kMaxNesting) {
+      error_ = "too_deep";
+      return false;
+    }
+    if (slot != nullptr && !drop) ++kept_depth_;
     if (slot != nullptr) *slot = std::move(empty);
     stack_.push_back(Frame{drop ? nullptr : slot, {}});
     return true;
   }
 
   bool End() {
+    if (stack_.back().container != nullptr) --kept_depth_;
     stack_.pop_back();
     return true;
   }
@@ -105,6 +109,7 @@ class FilteredBuilder {
   size_t max_top_items_;
   bool fail_on_overflow_;
   bool overflow_ = false;
+  uint32_t kept_depth_ = 0;
   json root_;
   std::vector<Frame> stack_;
   const char* error_ = nullptr;

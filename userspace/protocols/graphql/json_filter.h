@@ -1,7 +1,8 @@
 // A bounded JSON reader for GraphQL envelopes: nlohmann's (iterative) SAX parser feeding a DOM
-// builder that nests at most kMaxNesting deep, keeps only the containers (not the content) of a
-// few "drop" keys near the top (request "variables", response "data"), and caps a top-level
-// array. Never throws.
+// builder that keeps only the containers (not the content) of a few "drop" keys near the top
+// (request "variables", response "data"), nests kept containers at most kMaxNesting deep
+// (error "too_deep"; dropped regions may nest deeper: nothing is built for them) and caps a
+// top-level array. Never throws; memory is bounded by the kept part of the input.
 #pragma once
 
 #include <cstddef>
