@@ -13,6 +13,8 @@ PKGS=(
   # demo app (Debian's Python, not any pyenv one)
   python3 python3-fastapi python3-uvicorn gunicorn python3-psycopg python3-psycopg-pool python3-redis
   python3-httpx python3-requests python3-yaml
+  # tests/e2e/test_graphql_e2e.py: uvicorn --loop uvloop
+  python3-uvloop
 )
 missing=()
 for p in "${PKGS[@]}"; do
