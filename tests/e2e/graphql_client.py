@@ -32,6 +32,11 @@ DOCS = {
     "searchUsers": "query searchUsers($term: String!) {\n  searchUsers(term: $term) {\n    id\n"
                    "    name\n  }\n  stats {\n    total\n  }\n}",
 }
+# (depth, fields, complexity) per docs/graphql.md: `{ a { b } }` is depth 2; every selected field
+# counts; no literal page multiplier in these documents (limit comes from a variable), so
+# complexity == fields.
+SHAPE = {"getUser": (2, 4, 4), "listPosts": (3, 6, 6), "dashboard": (2, 3, 3),
+         "createPost": (2, 4, 4), "getPost": (3, 7, 7), "searchUsers": (2, 5, 5)}
 OP_TYPE = {"createPost": "mutation"}
 OP_MODE = {"getUser": "turbo", "createPost": "normal"}   # extensions.execution.mode, if any
 N_PLUS_ONE_OP = "listPosts"
@@ -47,6 +52,8 @@ class Req:
     body: bytes = b""
     # per operation in the request: (operation_type, operation_name, mode, outcome, apq)
     expect: list = dataclasses.field(default_factory=list)
+    # per operation: (depth, fields, complexity) or None when not checked
+    shape: list = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -79,19 +86,21 @@ def variables_for(op: str, rng: random.Random, n: int) -> tuple[dict, str]:
     raise KeyError(op)
 
 
-def post(rid: str, payload, expect: list) -> Req:
-    return Req(rid, "POST", "/graphql", json.dumps(payload).encode(), expect)
+def post(rid: str, payload, expect: list, shape: list | None = None) -> Req:
+    return Req(rid, "POST", "/graphql", json.dumps(payload).encode(), expect,
+               shape or [None] * len(expect))
 
 
-def get(rid: str, params: dict, expect: list) -> Req:
+def get(rid: str, params: dict, expect: list, shape: list | None = None) -> Req:
     q = {k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in params.items()}
-    return Req(rid, "GET", "/graphql?" + urlencode(q), b"", expect)
+    return Req(rid, "GET", "/graphql?" + urlencode(q), b"", expect, shape or [None] * len(expect))
 
 
 def op_request(rid: str, op: str, rng: random.Random, n: int) -> Req:
     variables, outcome = variables_for(op, rng, n)
     return post(rid, {"query": DOCS[op], "operationName": op, "variables": variables},
-                [(OP_TYPE.get(op, "query"), op, OP_MODE.get(op, "unknown"), outcome, "none")])
+                [(OP_TYPE.get(op, "query"), op, OP_MODE.get(op, "unknown"), outcome, "none")],
+                [SHAPE[op]])
 
 
 def make_plan(total: int, seed: int, id_prefix: str) -> list[Req]:

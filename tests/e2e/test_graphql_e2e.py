@@ -484,6 +484,12 @@ class GraphqlE2E(unittest.TestCase):
                 nrd = sum(1 for c in ln.get("calls", []) if c.get("kind") == "redis")
                 if head != (req.method, "/graphql", 200) or got_ops != exp:
                     problems.append(f"{req.rid}: log {head} {got_ops} != {exp}")
+                got_shape = [(o.get("depth"), o.get("fields"), o.get("complexity"))
+                             for o in ln.get("operations", [])]
+                for i, (g, w) in enumerate(zip(got_shape, req.shape)):
+                    if w is not None and g != tuple(w):
+                        problems.append(f"{req.rid}: operation {i} depth/fields/complexity {g} "
+                                        f"!= {tuple(w)}")
                 if (ln.get("db_queries"), ln.get("redis_commands")) != (ndb, nrd):
                     problems.append(f"{req.rid}: db_queries/redis_commands {ln.get('db_queries')}"
                                     f"/{ln.get('redis_commands')} != calls listed {ndb}/{nrd}")
@@ -514,6 +520,20 @@ class GraphqlE2E(unittest.TestCase):
             if (gs, gcn) != (s, c):
                 problems.append(f"{OP_DB}{{operation_name={name}}} sum/count {gs:g}/{gcn:g} != "
                                 f"truth {s}/{c}")
+        if all(s is not None for r in plan for s in r.shape):
+            for fam, idx in (("fraiseql_graphql_query_depth", 0), ("fraiseql_graphql_query_fields", 1)):
+                want_c: collections.Counter = collections.Counter()
+                want_s: collections.Counter = collections.Counter()
+                for r in plan:
+                    for e, sh in zip(r.expect, r.shape):
+                        want_c[(e[0],)] += 1
+                        want_s[(e[0],)] += sh[idx]
+                gc_ = delta(after, before, fam + "_count", ("operation_type",), **svc)
+                gs_ = delta(after, before, fam + "_sum", ("operation_type",), **svc)
+                if gc_ != {k: float(v) for k, v in want_c.items()} \
+                        or gs_ != {k: float(v) for k, v in want_s.items()}:
+                    problems.append(f"{fam} count/sum deltas {gc_}/{gs_} != {dict(want_c)}/"
+                                    f"{dict(want_s)}")
         got_n1 = delta(after, before, N1, ("operation_name",), **svc)
         want_n1 = {(gc.N_PLUS_ONE_OP,): float(sum(1 for r in plan if r.expect[0][1] == gc.N_PLUS_ONE_OP))} \
             if expect_n1 else {}
@@ -597,6 +617,7 @@ class GraphqlE2E(unittest.TestCase):
         anon_multi = ("query ($term: String!) {\n  searchUsers(term: $term) { id name }\n"
                       "  stats { total }\n}")
         P = "c-"
+        S = gc.SHAPE
         plan = [
             # APQ: Apollo sends operationName with every APQ request
             gc.post(P + "apq-miss", {"operationName": "getPost", "variables": {"id": 3},
@@ -604,15 +625,15 @@ class GraphqlE2E(unittest.TestCase):
                     [("query", "getPost", "apq", "error", "miss")]),
             gc.post(P + "apq-register", {"query": d["getPost"], "operationName": "getPost",
                                          "variables": {"id": 3}, "extensions": pq(h_post)},
-                    [("query", "getPost", "apq", "success", "register")]),
+                    [("query", "getPost", "apq", "success", "register")], [S["getPost"]]),
             # hash only, no operationName: the name is the one remembered from the register
             gc.post(P + "apq-hit", {"variables": {"id": 4}, "extensions": pq(h_post)},
-                    [("query", "getPost", "apq", "success", "hit")]),
+                    [("query", "getPost", "apq", "success", "hit")], [S["getPost"]]),
             gc.post(P + "apq-register-user", {"query": d["getUser"], "operationName": "getUser",
                                               "variables": {"id": 2}, "extensions": pq(h_user)},
-                    [("query", "getUser", "turbo", "success", "register")]),
+                    [("query", "getUser", "turbo", "success", "register")], [S["getUser"]]),
             gc.get(P + "apq-get-hit", {"variables": {"id": 9}, "extensions": pq(h_user)},
-                   [("query", "getUser", "turbo", "success", "hit")]),
+                   [("query", "getUser", "turbo", "success", "hit")], [S["getUser"]]),
             # a batch of 3 operations
             gc.post(P + "batch", [
                 {"query": d["getUser"], "operationName": "getUser", "variables": {"id": 1}},
@@ -622,19 +643,21 @@ class GraphqlE2E(unittest.TestCase):
                  "variables": {"term": "partial"}}],
                     [("query", "getUser", "turbo", "success", "none"),
                      ("mutation", "createPost", "normal", "success", "none"),
-                     ("query", "searchUsers", "unknown", "partial", "none")]),
+                     ("query", "searchUsers", "unknown", "partial", "none")],
+                    [S["getUser"], S["createPost"], S["searchUsers"]]),
             # GET requests
             gc.get(P + "get-named", {"query": d["getPost"], "operationName": "getPost",
                                      "variables": {"id": 5}},
-                   [("query", "getPost", "unknown", "success", "none")]),
+                   [("query", "getPost", "unknown", "success", "none")], [S["getPost"]]),
             gc.get(P + "get-anon", {"query": anon_user},
-                   [("query", "user", "turbo", "success", "none")]),
+                   [("query", "user", "turbo", "success", "none")], [(2, 3, 3)]),
             gc.get(P + "get-error", {"query": d["searchUsers"], "operationName": "searchUsers",
                                      "variables": {"term": ""}},
-                   [("query", "searchUsers", "unknown", "error", "none")]),
+                   [("query", "searchUsers", "unknown", "error", "none")], [S["searchUsers"]]),
             # anonymous, two root fields: operation_name = the root fields joined by ","
             gc.post(P + "anon-multi", {"query": anon_multi, "variables": {"term": "user"}},
-                    [("query", "searchUsers,stats", "unknown", "success", "none")]),
+                    [("query", "searchUsers,stats", "unknown", "success", "none")],
+                    [S["searchUsers"]]),
         ]
         before = G.scrape()
         pg.pss_reset(ROLE)
