@@ -18,6 +18,7 @@
 #include "sock.bpf.h"
 #include "task.bpf.h"
 #include "shared.bpf.h"
+#include "python.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -442,6 +443,8 @@ static __always_inline void fql_data_exit(long ret, __u8 dir)
 	s->ev.syscall = a.syscall;
 	s->ev.dir = dir;
 	s->ev.flags = 0;
+	/* One lookup (a miss) unless the process is a configured Python target. */
+	s->ev.py_ctx = fql_py_ctx_now(id);
 	if (a.is_iov)
 		fql_emit_iov(s, start, a.ptr, a.iovcnt, total);
 	else
@@ -594,12 +597,17 @@ int fql_sched_fork(struct trace_event_raw_sched_process_fork *ctx)
 	__u32 parent = bpf_get_current_pid_tgid() >> 32;
 	__u32 child = (__u32)ctx->child_pid;
 	__u32 one = 1;
+	struct fql_py_proc *py;
 
 	if (!bpf_map_lookup_elem(&fql_watched, &parent))
 		return 0;
 	if (fql_child_is_thread(child))
 		return 0;
 	bpf_map_update_elem(&fql_watched, &child, &one, BPF_ANY);
+	/* A forked Python worker has its parent's address space: same _PyRuntime. */
+	py = bpf_map_lookup_elem(&fql_py_procs, &parent);
+	if (py)
+		bpf_map_update_elem(&fql_py_procs, &child, py, BPF_ANY);
 	/* The child runs the parent's image: comm is the parent's until it execs. */
 	fql_emit_proc(FQL_EV_PROC_FORK, child, child, parent);
 	return 0;
@@ -611,7 +619,10 @@ int fql_sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 ppid = BPF_CORE_READ(task, real_parent, tgid);
+	__u32 tgid = id >> 32;
 
+	/* A new image: any Python config of this tgid is stale. */
+	bpf_map_delete_elem(&fql_py_procs, &tgid);
 	fql_emit_proc(FQL_EV_PROC_EXEC, id >> 32, (__u32)id, ppid);
 	return 0;
 }
@@ -639,9 +650,11 @@ int fql_sched_exit(struct trace_event_raw_sched_process_exit *ctx)
 		return 0;
 	/* A thread dying inside a syscall never reaches its exit tracepoint. */
 	bpf_map_delete_elem(&fql_args, &id);
+	bpf_map_delete_elem(&fql_py_tstate, &id);
 	if ((__u32)id != tgid)
 		return 0;
 	bpf_map_delete_elem(&fql_watched, &tgid);
+	bpf_map_delete_elem(&fql_py_procs, &tgid);
 	/* The kernel closes the fds without close(): drop the process's entries (rare). */
 	bpf_for_each_map_elem(&fql_conns, fql_purge_conn, &pc, 0);
 	fql_emit_proc(FQL_EV_PROC_EXIT, tgid, tgid, BPF_CORE_READ(bpf_get_current_task_btf(),

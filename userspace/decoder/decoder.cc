@@ -14,7 +14,7 @@ namespace fraiseql {
 static_assert(sizeof(fql_event_header) == 32);
 static_assert(offsetof(fql_event_header, gen) == 16);
 static_assert(offsetof(fql_event_header, ts_ns) == 24);
-static_assert(sizeof(fql_data_event) == 56);
+static_assert(sizeof(fql_data_event) == 64);
 static_assert(offsetof(fql_data_event, pos) == 32);
 static_assert(offsetof(fql_data_event, orig_size) == 40);
 static_assert(offsetof(fql_data_event, copied) == 44);
@@ -22,6 +22,16 @@ static_assert(offsetof(fql_data_event, syscall_total) == 48);
 static_assert(offsetof(fql_data_event, syscall) == 52);
 static_assert(offsetof(fql_data_event, dir) == 54);
 static_assert(offsetof(fql_data_event, flags) == 55);
+static_assert(offsetof(fql_data_event, py_ctx) == 56);
+static_assert(sizeof(fql_data_event) % 8 == 0);
+static_assert(sizeof(fql_py_ctx_event) == 48);
+static_assert(offsetof(fql_py_ctx_event, parent) == 32);
+static_assert(offsetof(fql_py_ctx_event, child) == 40);
+static_assert(sizeof(fql_py_proc) == 32);
+static_assert(offsetof(fql_py_proc, runtime_interp_main) == 8);
+static_assert(offsetof(fql_py_proc, tstate_context) == 24);
+static_assert(offsetof(fql_py_proc, flags) == 28);
+static_assert(FQL_CNT_PY_TSTATE_MISS < FQL_CNT_MAX);
 static_assert(sizeof(fql_conn_event) == 96);
 static_assert(offsetof(fql_conn_event, laddr) == 40);
 static_assert(offsetof(fql_conn_event, bytes_in) == 80);
@@ -85,10 +95,15 @@ const char* SyscallName(uint16_t syscall) {
 std::string ConnKey::ToString() const { return fmt::format("{}/{}#{}", tgid, fd, gen); }
 
 std::string DataEvent::ToString() const {
-  return fmt::format("data {} {} {} pos={} orig={} copied={} total={} flags={:#x} ts={}",
+  return fmt::format("data {} {} {} pos={} orig={} copied={} total={} flags={:#x} ts={}{}",
                      conn.ToString(), dir == Direction::kIngress ? "in" : "out",
                      SyscallName(syscall), pos, orig_size, data.size(), syscall_total, flags,
-                     ts_ns);
+                     ts_ns, py_ctx ? fmt::format(" py_ctx={:#x}", py_ctx) : "");
+}
+
+std::string PyCtxEvent::ToString() const {
+  return fmt::format("py_ctx tgid={} tid={} parent={:#x} child={:#x} ts={}", tgid, tid, parent,
+                     child, ts_ns);
 }
 
 std::string ConnEvent::LocalAddress() const { return FormatAddress(family, laddr, lport); }
@@ -141,6 +156,7 @@ DecodeError Decoder::Decode(std::span<const uint8_t> record, Event* out) {
       e.syscall = d.syscall;
       e.dir = static_cast<Direction>(d.dir);
       e.flags = d.flags;
+      e.py_ctx = d.py_ctx;
       e.data = std::string_view(reinterpret_cast<const char*>(record.data() + sizeof(d)),
                                 d.copied);
       *out = e;
@@ -207,6 +223,19 @@ DecodeError Decoder::Decode(std::span<const uint8_t> record, Event* out) {
       e.sqlstate.assign(q.sqlstate, strnlen(q.sqlstate, sizeof(q.sqlstate)));
       e.stmt_name.assign(q.stmt_name, strnlen(q.stmt_name, sizeof(q.stmt_name)));
       e.cmd_status.assign(q.cmd_status, strnlen(q.cmd_status, sizeof(q.cmd_status)));
+      *out = e;
+      break;
+    }
+    case FQL_EV_PY_CTX: {
+      fql_py_ctx_event p;
+      if (!ReadStruct(record, &p)) return fail(DecodeError::kTooShort);
+      if (record.size() != sizeof(p) || p.child == 0) return fail(DecodeError::kBadLength);
+      PyCtxEvent e;
+      e.tgid = h.tgid;
+      e.tid = h.tid;
+      e.ts_ns = h.ts_ns;
+      e.parent = p.parent;
+      e.child = p.child;
       *out = e;
       break;
     }

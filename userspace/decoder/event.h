@@ -46,6 +46,9 @@ struct DataEvent {
   uint16_t syscall = 0;
   Direction dir = Direction::kIngress;
   uint8_t flags = 0;
+  // PyContext* current on the thread at the syscall (asyncio task attribution); 0 when
+  // the process is not a configured Python target or it could not be read.
+  uint64_t py_ctx = 0;
   std::string_view data;  // copied bytes (<= orig_size)
   std::string ToString() const;
 };
@@ -100,7 +103,19 @@ struct PqEvent {
   std::string ToString() const;
 };
 
-using Event = std::variant<DataEvent, ConnEvent, ProcEvent, PqEvent>;
+// A CPython context was born (PyContext_CopyCurrent returned; see fql_py_ctx_event): child
+// was copied from parent (0 = none or unreadable). An address seen again in a birth starts
+// a new life (contexts are freed and their memory reused).
+struct PyCtxEvent {
+  uint32_t tgid = 0;
+  uint32_t tid = 0;
+  uint64_t ts_ns = 0;
+  uint64_t parent = 0;
+  uint64_t child = 0;
+  std::string ToString() const;
+};
+
+using Event = std::variant<DataEvent, ConnEvent, ProcEvent, PqEvent, PyCtxEvent>;
 
 const char* SyscallName(uint16_t syscall);
 

@@ -17,6 +17,7 @@
 
 #include "fraiseql/abi/events.h"
 #include "libpq.skel.h"
+#include "loader/proc_maps.h"
 
 namespace fraiseql::loader {
 namespace {
@@ -284,17 +285,14 @@ Status LibpqProbes::Attach(uint32_t tgid) {
 }
 
 Status LibpqProbes::AttachOne(uint32_t tgid, const LibpqMapping& m) {
-  const std::string proc = "/proc/" + std::to_string(tgid);
   // The file as the process sees it (its mount namespace); if it was deleted or replaced
   // since it was mapped, the mapping itself through map_files.
-  std::string attach_path = proc + "/root" + m.path;
+  auto resolved = ResolveMappedFile(tgid, m.path, m.range, m.inode, m.deleted);
+  if (!resolved.ok()) return resolved.status();
+  const std::string attach_path = resolved->attach_path;
   struct stat st {};
-  if (m.deleted || stat(attach_path.c_str(), &st) != 0 || st.st_ino != m.inode) {
-    attach_path = proc + "/map_files/" + m.range;
-    if (stat(attach_path.c_str(), &st) != 0) {
-      return Status::Errno(m.path + ": stat " + attach_path, errno);
-    }
-  }
+  st.st_dev = resolved->dev;
+  st.st_ino = resolved->ino;
   const std::pair<uint64_t, uint64_t> key{st.st_dev, st.st_ino};
   if (libs_.count(key) != 0) {
     spdlog::debug("libpq: {} (dev {}:{} ino {}) already attached; nothing to do for {}", m.path,

@@ -126,6 +126,7 @@ Status Loader::Attach() {
 }
 
 Loader::~Loader() {
+  python_.reset();
   libpq_.reset();
   for (auto it = links_.rbegin(); it != links_.rend(); ++it) bpf_link__destroy(*it);
   links_.clear();
@@ -151,6 +152,7 @@ Status Loader::Unwatch(uint32_t tgid) {
       errno != ENOENT) {
     return Status::Errno("Unwatch " + std::to_string(tgid), errno);
   }
+  bpf_map__delete_elem(skel_->maps.fql_py_procs, &tgid, sizeof(tgid), 0);  // if Python
   // Drop the process's connection entries (collect first: deleting while iterating
   // restarts the walk on some kernels).
   std::vector<ConnKey> doomed;
@@ -217,6 +219,22 @@ std::vector<ProgramStat> Loader::ProgramStats() const {
     }
     out.push_back(std::move(st));
   }
+  {
+    std::lock_guard<std::mutex> lock(python_mu_);
+    if (python_) {
+      for (const auto& [name, fd] : python_->Programs()) {
+        ProgramStat st;
+        st.name = name;
+        bpf_prog_info info{};
+        uint32_t len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+          st.run_time_ns = info.run_time_ns;
+          st.run_cnt = info.run_cnt;
+        }
+        out.push_back(std::move(st));
+      }
+    }
+  }
   std::lock_guard<std::mutex> lock(libpq_mu_);
   if (libpq_) {
     for (const auto& [name, fd] : libpq_->Programs()) {
@@ -268,6 +286,56 @@ size_t Loader::LibpqLinkCount() const {
 void Loader::DetachLibpq() {
   std::lock_guard<std::mutex> lock(libpq_mu_);
   if (libpq_) libpq_->DetachAll();
+}
+
+Status Loader::WatchPython(uint32_t tgid, const PythonTarget& target) {
+  if (tgid == 0 || tgid == static_cast<uint32_t>(getpid())) {
+    return Status::Error("WatchPython: refusing tgid " + std::to_string(tgid));
+  }
+  std::lock_guard<std::mutex> lock(python_mu_);
+  if (python_ == nullptr) {
+    auto p = PythonProbes::Load({bpf_map__fd(skel_->maps.fql_watched),
+                                 bpf_map__fd(skel_->maps.fql_events),
+                                 bpf_map__fd(skel_->maps.fql_stats),
+                                 bpf_map__fd(skel_->maps.fql_py_procs),
+                                 bpf_map__fd(skel_->maps.fql_py_tstate)});
+    if (!p.ok()) return p.status();
+    python_ = std::move(p.value());
+  }
+  // Config first: births seen by an already-attached probe are then emitted at once.
+  const fql_py_proc cfg = target.ToConfig();
+  if (bpf_map__update_elem(skel_->maps.fql_py_procs, &tgid, sizeof(tgid), &cfg, sizeof(cfg),
+                           BPF_ANY) != 0) {
+    return Status::Errno("WatchPython " + std::to_string(tgid), errno);
+  }
+  if (Status s = python_->Attach(target); !s.ok()) {
+    bpf_map__delete_elem(skel_->maps.fql_py_procs, &tgid, sizeof(tgid), 0);
+    return s;
+  }
+  return Status::Ok();
+}
+
+void Loader::UnwatchPython(uint32_t tgid) {
+  bpf_map__delete_elem(skel_->maps.fql_py_procs, &tgid, sizeof(tgid), 0);
+}
+
+Loader::PythonStatus Loader::PythonState() const {
+  PythonStatus st;
+  uint32_t key = 0, next = 0;
+  const uint32_t* prev = nullptr;
+  while (bpf_map__get_next_key(skel_->maps.fql_py_procs, prev, &next, sizeof(next)) == 0) {
+    ++st.targets;
+    key = next;
+    prev = &key;
+  }
+  std::lock_guard<std::mutex> lock(python_mu_);
+  if (python_) st.probes = python_->Files();
+  return st;
+}
+
+void Loader::DetachPython() {
+  std::lock_guard<std::mutex> lock(python_mu_);
+  if (python_) python_->DetachAll();
 }
 
 }  // namespace fraiseql::loader

@@ -13,6 +13,7 @@
 #include "common/status.h"
 #include "fraiseql/abi/events.h"
 #include "loader/libpq_probes.h"
+#include "loader/python_probes.h"
 #include "source/event_source.h"
 
 struct capture_bpf;   // generated skeleton (capture.skel.h), private to loader.cc
@@ -42,6 +43,7 @@ class Loader {
   Loader& operator=(const Loader&) = delete;
 
   // Adds/removes a process (TGID) to/from the kernel-side filter. Unwatch also drops the
+  // process's Python config (UnwatchPython) and
   // process's tracked connections.
   Status Watch(uint32_t tgid);
   Status Unwatch(uint32_t tgid);
@@ -88,11 +90,33 @@ class Loader {
   // Detaches every libpq probe and forgets the libraries (a later AttachLibpq re-attaches).
   void DetachLibpq();
 
+  // ---- CPython contexts (bpf/python.bpf.[ch]; docs/python-contexts.md) -------------------
+  // Makes tgid a Python target: writes its fql_py_procs entry (so its data events carry
+  // py_ctx) and attaches the PyContext_CopyCurrent uretprobe to target.object_path's file
+  // unless that (dev, ino) already has it (uprobes are per file: one attachment serves every
+  // process mapping it; the probe traps in ALL of them, ~6 us per context copy here, and
+  // only configured tgids emit FQL_EV_PY_CTX). The BPF object is loaded on the first call.
+  // `target` comes from DetectPython(tgid). Data events still need Watch(tgid). The kernel
+  // copies the entry to forked children of tgid and drops it at exec and exit.
+  // Thread-safe.
+  Status WatchPython(uint32_t tgid, const PythonTarget& target);
+  // Drops tgid's entry (its events carry py_ctx 0 from now on); the uretprobe stays.
+  void UnwatchPython(uint32_t tgid);
+  struct PythonStatus {
+    size_t targets = 0;                  // fql_py_procs entries (incl. forked children)
+    std::vector<PythonProbeFile> probes; // files with the uretprobe attached
+  };
+  PythonStatus PythonState() const;
+  // Detaches every PyContext_CopyCurrent uretprobe (a later WatchPython re-attaches).
+  void DetachPython();
+
  private:
   Loader() = default;
   Status Configure(const LoaderOptions& options);
   Status Attach();
 
+  mutable std::mutex python_mu_;           // guards python_
+  std::unique_ptr<PythonProbes> python_;  // loaded on the first WatchPython
   mutable std::mutex libpq_mu_;         // guards libpq_ (AttachLibpq may run on any thread)
   std::unique_ptr<LibpqProbes> libpq_;  // loaded on the first AttachLibpq
   capture_bpf* skel_ = nullptr;

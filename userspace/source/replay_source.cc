@@ -1,6 +1,7 @@
 #include "source/replay_source.h"
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -12,6 +13,23 @@ namespace fraiseql::source {
 namespace {
 constexpr size_t kHeaderBytes = 16;
 constexpr size_t kRecordsPerPoll = 4096;
+
+// ABI 1 data events were 56 bytes: ABI 2 appended fql_u64 py_ctx before the payload.
+constexpr size_t kV1DataEventBytes = 56;
+static_assert(offsetof(fql_data_event, py_ctx) == kV1DataEventBytes);
+static_assert(sizeof(fql_data_event) == kV1DataEventBytes + sizeof(fql_u64));
+
+// A v1 record in today's layout: data events gain py_ctx = 0; every other kind of ABI 1
+// is unchanged in ABI 2. Records too short to tell are passed through (the decoder
+// rejects them).
+std::vector<uint8_t> UpgradeV1(std::vector<uint8_t> rec) {
+  uint32_t kind = 0;
+  if (rec.size() < kV1DataEventBytes) return rec;
+  std::memcpy(&kind, rec.data(), sizeof(kind));
+  if (kind != FQL_EV_DATA) return rec;
+  rec.insert(rec.begin() + kV1DataEventBytes, sizeof(fql_u64), 0);
+  return rec;
+}
 }  // namespace
 
 StatusOr<std::unique_ptr<Recorder>> Recorder::Create(const std::string& path) {
@@ -43,9 +61,9 @@ StatusOr<std::unique_ptr<ReplaySource>> ReplaySource::Open(const std::string& pa
   }
   uint32_t abi = 0;
   std::memcpy(&abi, bytes.data() + 8, 4);
-  if (abi != FQL_ABI_VERSION) {
+  if (abi != FQL_ABI_VERSION && abi != 1) {
     return Status::Error(path + ": recorded with ABI version " + std::to_string(abi) +
-                         ", this build reads version " + std::to_string(FQL_ABI_VERSION));
+                         ", this build reads versions 1 and " + std::to_string(FQL_ABI_VERSION));
   }
   auto src = std::make_unique<ReplaySource>();
   size_t off = kHeaderBytes;
@@ -53,7 +71,8 @@ StatusOr<std::unique_ptr<ReplaySource>> ReplaySource::Open(const std::string& pa
     uint32_t len = 0;
     std::memcpy(&len, bytes.data() + off, 4);
     if (len > kMaxRecordBytes || off + 4 + len > bytes.size()) break;
-    src->records_.emplace_back(bytes.begin() + off + 4, bytes.begin() + off + 4 + len);
+    std::vector<uint8_t> rec(bytes.begin() + off + 4, bytes.begin() + off + 4 + len);
+    src->records_.push_back(abi == 1 ? UpgradeV1(std::move(rec)) : std::move(rec));
     off += 4 + len;
   }
   src->truncated_tail_ = bytes.size() - off;

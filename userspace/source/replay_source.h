@@ -2,6 +2,8 @@
 // record; ReplaySource feeds them back through the same pipeline (tests, benchmarks,
 // bug reports). Format: 8-byte magic "FQLREC01", u32 ABI version, u32 reserved, then
 // records as (u32 little-endian length, bytes). A truncated tail is reported, not fatal.
+// Recordings of ABI 1 (before fql_data_event.py_ctx) are read too: their data events are
+// widened with py_ctx = 0 on load.
 #pragma once
 
 #include <cstdio>

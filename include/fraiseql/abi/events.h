@@ -3,7 +3,7 @@
  * The ABI between bpf/ (kernel) and userspace/: every record the ring buffer carries.
  * C only, fixed-width types, no pointers, no bool, pinned enum values. Included by the
  * BPF programs (after vmlinux.h) and by C++ (which static_asserts sizes and offsets in
- * userspace/decoder/abi_check.cc). Bump FQL_ABI_VERSION on any layout change.
+ * userspace/decoder/decoder.cc). Bump FQL_ABI_VERSION on any layout change.
  */
 #ifndef FRAISEQL_ABI_EVENTS_H
 #define FRAISEQL_ABI_EVENTS_H
@@ -23,7 +23,8 @@ typedef __s32 fql_s32;
 typedef __u64 fql_u64;
 #endif
 
-#define FQL_ABI_VERSION 1
+/* 2: fql_data_event.py_ctx, FQL_EV_PY_CTX, struct fql_py_proc, python counters. */
+#define FQL_ABI_VERSION 2
 
 /* Largest payload one data event carries (also the per-CPU scratch size). A syscall
  * moving more bytes than the configured capture cap is truncated: orig_size says how
@@ -48,6 +49,7 @@ enum fql_event_kind {
 	FQL_EV_PROC_EXEC = 5,  /* struct fql_proc_event: any process exec'd (userspace re-checks it) */
 	FQL_EV_PROC_EXIT = 6,  /* struct fql_proc_event: a watched process exited */
 	FQL_EV_PQ_CALL = 7,    /* struct fql_pq_event + text: a libpq call or result (uprobes) */
+	FQL_EV_PY_CTX = 8,     /* struct fql_py_ctx_event: a CPython context was copied (birth) */
 };
 
 enum fql_direction {
@@ -103,6 +105,13 @@ enum fql_counter {
 	FQL_CNT_DATA_EVENTS = 10,      /* data events submitted */
 	FQL_CNT_PQ_EVENTS = 11,        /* libpq (FQL_EV_PQ_CALL) events submitted */
 	FQL_CNT_PQ_STATE_FULL = 12,    /* libpq per-thread call state not stored: result lost */
+	FQL_CNT_PY_CTX_READ_FAIL = 13, /* python: reading _PyRuntime/PyThreadState failed (fault);
+					* the event carries py_ctx / parent 0 */
+	FQL_CNT_PY_COPY_HITS = 14,     /* python: PyContext_CopyCurrent returns seen for a
+					* configured tgid (FQL_EV_PY_CTX emitted or lost) */
+	FQL_CNT_PY_TSTATE_MISS = 15,   /* python: no PyThreadState of the current thread found
+					* within FQL_PY_MAX_THREADS (a non-Python thread, or more
+					* threads than the walk bound); py_ctx / parent 0 */
 	FQL_CNT_MAX = 16,
 };
 
@@ -124,6 +133,12 @@ struct fql_data_event {
 	fql_u16 syscall;   /* enum fql_syscall */
 	fql_u8 dir;        /* enum fql_direction */
 	fql_u8 flags;      /* FQL_DATA_F_* */
+	fql_u64 py_ctx;    /* ABI 2: the PyContext* current on the calling thread at syscall exit
+			    * (PyThreadState->context: the asyncio task's context while the task
+			    * runs, unchanged while the GIL is released around the syscall); 0 when
+			    * the tgid is not a configured Python target (fql_py_procs), the thread
+			    * has no context yet or it could not be read (see FQL_CNT_PY_*).
+			    * Identical for every chunk of one syscall. */
 	/* fql_u8 data[copied] follows */
 };
 
@@ -255,6 +270,48 @@ struct fql_pq_event {
 	char cmd_status[FQL_PQ_CMD_STATUS_LEN]; /* RESULT: PQcmdStatus, NUL-terminated
 						 * ("SELECT 1", "INSERT 0 3", "" on errors) */
 	/* char text[text_len] follows */
+};
+
+/* ---- CPython contexts (bpf/python.bpf.h, bpf/python.bpf.c) --------------------------------
+ * For a tgid userspace configured in the fql_py_procs map (Loader::WatchPython), data events
+ * carry py_ctx, and a uretprobe on PyContext_CopyCurrent emits one FQL_EV_PY_CTX per context
+ * copy (every asyncio Task creation, every contextvars.copy_context(), every asyncio Handle
+ * created without an explicit context): parent = the context current on the thread when the
+ * copy returned, child = the new context. Addresses are reused after a context is freed: a
+ * birth event for an address starts a new life for it. See docs/python-contexts.md.
+ */
+
+/* PyThreadState entries walked from interp->threads.head to find the current thread's
+ * (newest first: the main thread is the LAST one). */
+#define FQL_PY_MAX_THREADS 64
+
+/* fql_py_proc.flags */
+#define FQL_PY_F_MATCH_PTHREAD 0x1 /* tstate_thread_id holds pthread_self() (CPython 3.9/3.10:
+				    * PyThreadState.thread_id), compared with the thread's
+				    * fsbase (x86-64 glibc: pthread_self() == fsbase); else it
+				    * holds the kernel TID (native_thread_id, 3.11+) */
+
+/* Value of the fql_py_procs map (key: tgid, __u32). Written by userspace only. All offsets in
+ * bytes. 32 bytes. */
+struct fql_py_proc {
+	fql_u64 runtime_addr;       /* absolute address of _PyRuntime in the process (load bias
+				     * applied) */
+	fql_u32 runtime_interp_main;/* _PyRuntimeState -> interpreters.main (PyInterpreterState*) */
+	fql_u32 interp_threads_head;/* PyInterpreterState -> threads.head (3.9/3.10: tstate_head) */
+	fql_u32 tstate_next;        /* PyThreadState -> next */
+	fql_u32 tstate_thread_id;   /* PyThreadState -> native_thread_id (or thread_id, see
+				     * FQL_PY_F_MATCH_PTHREAD) */
+	fql_u32 tstate_context;     /* PyThreadState -> context (PyObject*, a PyContext or NULL) */
+	fql_u32 flags;              /* FQL_PY_F_* */
+};
+
+/* FQL_EV_PY_CTX record (48 bytes): h.tgid/h.tid = the thread whose copy returned, h.fd = -1,
+ * h.gen = 0, h.ts_ns = at the return. */
+struct fql_py_ctx_event {
+	struct fql_event_header h;
+	fql_u64 parent; /* PyContext* current on the thread at the copy (0: none or unreadable) */
+	fql_u64 child;  /* the new PyContext* PyContext_CopyCurrent returned (never 0: failed
+			 * copies are not reported) */
 };
 
 #endif /* FRAISEQL_ABI_EVENTS_H */
