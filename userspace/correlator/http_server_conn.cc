@@ -46,35 +46,41 @@ void HttpMetrics::OnRequestAbandoned(const std::string& service) {
   unanswered_.Inc();
 }
 
-void HttpMetrics::OnExchange(const std::string& service, const HttpExchange& x) {
+std::string HttpMetrics::OnExchange(const std::string& service, const HttpExchange& x) {
   in_flight_.WithLabels({service}).Dec();
   std::string endpoint = endpoints_.Normalize(service, x.target);
   std::string status = std::to_string(x.status);
   requests_.WithLabels({service, x.method, endpoint, status}).Inc();
   double seconds = x.end_ns > x.start_ns ? double(x.end_ns - x.start_ns) / 1e9 : 0.0;
   duration_.WithLabels({service, x.method, endpoint}).Observe(seconds);
+  return endpoint;
 }
 
 void HttpMetrics::OnUnmatchedResponse() { unmatched_.Inc(); }
 
 HttpServerConn::HttpServerConn(HttpMetrics& metrics, const std::string& service,
-                               size_t buffer_bytes)
+                               size_t buffer_bytes, RequestHooks hooks)
     : metrics_(metrics),
       service_(service),
+      hooks_(hooks),
       streams_(buffer_bytes),
       requests_(MessageType::kRequest),
-      responses_(MessageType::kResponse) {}
+      responses_(MessageType::kResponse,
+                 hooks.tracker ? kResponseBodyLimit
+                               : protocols::http1::Http1StreamParser::kDefaultBodyLimit) {}
 
 void HttpServerConn::OnIngress(uint64_t pos, std::string_view data, uint64_t orig_size,
-                               uint64_t ts_ns) {
-  streams_.in.Add(pos, data, orig_size, ts_ns);
+                               const Origin& origin) {
+  in_origins_.Add(origin);
+  streams_.in.Add(pos, data, orig_size, origin.ts_ns);
   DrainRequests();
   AccountStreams();
 }
 
 void HttpServerConn::OnEgress(uint64_t pos, std::string_view data, uint64_t orig_size,
-                              uint64_t ts_ns) {
-  streams_.out.Add(pos, data, orig_size, ts_ns);
+                              const Origin& origin) {
+  out_origins_.Add(origin);
+  streams_.out.Add(pos, data, orig_size, origin.ts_ns);
   DrainResponses();
   AccountStreams();
 }
@@ -84,11 +90,29 @@ void HttpServerConn::DrainRequests() {
   while (requests_.Next(streams_.in, &m) == ParseState::kSuccess) {
     pending_.push_back(Pending{
         .method = std::string(metrics::NormalizeMethod(m.request.method)),
+        .raw_method = m.request.method,
         .target = m.request.target,
         .start_ns = m.start_ts,
         .body_bytes = m.body_size,
         .head = m.request.method == "HEAD",
     });
+    if (hooks_.tracker) {
+      Pending& p = pending_.back();
+      auto header = [&](std::string_view name) {
+        auto v = m.request.FindHeader(name);
+        return v ? std::string(*v) : std::string();
+      };
+      p.content_type = header("Content-Type");
+      p.x_request_id = header("X-Request-ID");
+      p.traceparent = header("traceparent");
+      p.x_trace_id = header("X-Trace-ID");
+      p.body = std::move(m.body);
+      p.body_truncated = m.body_truncated;
+    }
+    if (hooks_.attributor) {
+      pending_.back().request_id =
+          hooks_.attributor->OnRequestStart(hooks_.tgid, in_origins_.Find(m.start_ts));
+    }
     metrics_.OnRequestStart(service_);
     if (m.request.method == "CONNECT") requests_.SetUpgraded();
   }
@@ -122,7 +146,38 @@ void HttpServerConn::Complete(const Message& response) {
       .request_body_bytes = p.body_bytes,
       .response_body_bytes = response.body_size,
   };
-  metrics_.OnExchange(service_, x);
+  std::string endpoint = metrics_.OnExchange(service_, x);
+  if (hooks_.tracker) {
+    HttpRequestView v{
+        .tgid = hooks_.tgid,
+        .request_id = p.request_id,
+        .method = std::move(x.method),
+        .raw_method = std::move(p.raw_method),
+        .target = std::move(x.target),
+        .endpoint = std::move(endpoint),
+        .status = status,
+        .start_ns = x.start_ns,
+        .end_ns = x.end_ns,
+        .first_write = out_origins_.Find(response.start_ts),
+        .content_type = std::move(p.content_type),
+        .x_request_id = std::move(p.x_request_id),
+        .traceparent = std::move(p.traceparent),
+        .x_trace_id = std::move(p.x_trace_id),
+        .body = std::move(p.body),
+        .body_truncated = p.body_truncated,
+    };
+    auto header = [&](std::string_view name) {
+      auto h = response.response.FindHeader(name);
+      return h ? std::string(*h) : std::string();
+    };
+    v.response_content_type = header("Content-Type");
+    v.response_content_encoding = header("Content-Encoding");
+    v.response_body = response.body;
+    v.response_body_truncated = response.body_truncated;
+    hooks_.tracker->OnRequest(service_, v);
+  } else if (hooks_.attributor) {
+    hooks_.attributor->OnRequestEnd(hooks_.tgid, p.request_id, out_origins_.Find(response.start_ts));
+  }
   if (status == 101) requests_.SetUpgraded();
 }
 
@@ -133,6 +188,7 @@ void HttpServerConn::OnClose() {
   }
   if (responses_.Finish(streams_.out, &m)) Complete(m);
   while (!pending_.empty()) {
+    if (hooks_.attributor) hooks_.attributor->OnRequestAbandoned(hooks_.tgid, pending_.front().request_id);
     pending_.pop_front();
     metrics_.OnRequestAbandoned(service_);
   }

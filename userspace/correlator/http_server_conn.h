@@ -7,6 +7,8 @@
 #include <deque>
 #include <string>
 
+#include "correlator/attribution.h"
+#include "correlator/request_tracker.h"
 #include "correlator/stream_pair.h"
 #include "metrics/endpoint_normalizer.h"
 #include "metrics/registry.h"
@@ -32,7 +34,8 @@ class HttpMetrics {
 
   void OnRequestStart(const std::string& service);
   void OnRequestAbandoned(const std::string& service);  // connection closed unanswered
-  void OnExchange(const std::string& service, const HttpExchange& x);
+  // Returns the endpoint label it used.
+  std::string OnExchange(const std::string& service, const HttpExchange& x);
   void OnUnmatchedResponse();
   ProtocolCounters& counters() { return counters_; }
 
@@ -46,22 +49,39 @@ class HttpMetrics {
   metrics::Counter& unmatched_;
 };
 
+// Request contexts and attribution for a server connection (optional: without them only the
+// HTTP metrics are kept).
+struct RequestHooks {
+  Attributor* attributor = nullptr;
+  RequestTracker* tracker = nullptr;
+  uint32_t tgid = 0;
+};
+
 class HttpServerConn {
  public:
-  HttpServerConn(HttpMetrics& metrics, const std::string& service, size_t buffer_bytes);
+  // Response bodies kept (for GraphQL errors and execution mode); longer ones are truncated.
+  static constexpr size_t kResponseBodyLimit = 256 * 1024;
 
-  void OnIngress(uint64_t pos, std::string_view data, uint64_t orig_size, uint64_t ts_ns);
-  void OnEgress(uint64_t pos, std::string_view data, uint64_t orig_size, uint64_t ts_ns);
+  HttpServerConn(HttpMetrics& metrics, const std::string& service, size_t buffer_bytes,
+                 RequestHooks hooks = {});
+
+  void OnIngress(uint64_t pos, std::string_view data, uint64_t orig_size, const Origin& origin);
+  void OnEgress(uint64_t pos, std::string_view data, uint64_t orig_size, const Origin& origin);
   // The socket closed: a response delimited by close completes; unanswered requests end.
   void OnClose();
 
  private:
   struct Pending {
     std::string method;
+    std::string raw_method;
     std::string target;
     uint64_t start_ns;
     uint64_t body_bytes;
     bool head;
+    uint64_t request_id = 0;  // Attributor's
+    std::string content_type{}, x_request_id{}, traceparent{}, x_trace_id{};
+    std::string body{};
+    bool body_truncated = false;
   };
   void DrainRequests();
   void DrainResponses();
@@ -70,7 +90,10 @@ class HttpServerConn {
 
   HttpMetrics& metrics_;
   const std::string& service_;
+  RequestHooks hooks_;
   StreamPair streams_;
+  OriginLog in_origins_;
+  OriginLog out_origins_;
   protocols::http1::Http1StreamParser requests_;
   protocols::http1::Http1StreamParser responses_;
   std::deque<Pending> pending_;

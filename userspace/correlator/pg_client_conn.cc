@@ -148,7 +148,7 @@ std::string DbMetrics::TableLabel(const std::string& service, const std::string&
   return relation;
 }
 
-void DbMetrics::OnQuery(const std::string& service, const QueryRecord& q) {
+Call DbMetrics::OnQuery(const std::string& service, const QueryRecord& q) {
   double sec = Seconds(q.start_ns, q.end_ns);
   const char* outcome = q.error ? "error" : "success";
   std::string normalized, table;
@@ -199,7 +199,11 @@ void DbMetrics::OnQuery(const std::string& service, const QueryRecord& q) {
       op = "delete";
     }
     if (op) cache_.Record(service, "postgres", op, hits, misses, sec);
+    return Call{.kind = Call::Kind::kDb, .what = std::move(normalized), .start_ns = q.start_ns,
+                .end_ns = q.end_ns, .error = q.error, .cache_hits = hits, .cache_misses = misses};
   }
+  return Call{.kind = Call::Kind::kDb, .what = std::move(normalized), .start_ns = q.start_ns,
+              .end_ns = q.end_ns, .error = q.error};
 }
 
 void DbMetrics::OnTransaction(const std::string& service, const TransactionRecord& t) {
@@ -224,20 +228,37 @@ void DbMetrics::SetConnections(
   }
 }
 
-PgClientConn::PgClientConn(DbMetrics& metrics, const std::string& service, StreamPair streams)
-    : metrics_(metrics), service_(service), streams_(std::move(streams)) {
+PgClientConn::PgClientConn(DbMetrics& metrics, const std::string& service, StreamPair streams,
+                           CallHooks hooks, OriginLog origins)
+    : metrics_(metrics),
+      service_(service),
+      streams_(std::move(streams)),
+      hooks_(hooks),
+      out_origins_(std::move(origins)) {
   Drain();  // the bytes that decided the protocol
 }
 
 void PgClientConn::OnData(fraiseql::Direction dir, uint64_t pos, std::string_view data,
-                          uint64_t orig_size, uint64_t ts_ns) {
-  (dir == fraiseql::Direction::kEgress ? streams_.out : streams_.in).Add(pos, data, orig_size, ts_ns);
+                          uint64_t orig_size, const Origin& origin) {
+  if (dir == fraiseql::Direction::kEgress) {
+    out_origins_.Add(origin);
+    streams_.out.Add(pos, data, orig_size, origin.ts_ns);
+  } else {
+    streams_.in.Add(pos, data, orig_size, origin.ts_ns);
+  }
   Drain();
+}
+
+void PgClientConn::Report(const QueryRecord& q) {
+  Call call = metrics_.OnQuery(service_, q);
+  if (hooks_.attributor) {
+    hooks_.attributor->OnCall(hooks_.tgid, out_origins_.Find(q.start_ns), std::move(call));
+  }
 }
 
 void PgClientConn::Drain() {
   pg_.Poll(streams_.out, streams_.in);
-  for (const auto& q : pg_.TakeRecords()) metrics_.OnQuery(service_, q);
+  for (const auto& q : pg_.TakeRecords()) Report(q);
   for (const auto& t : pg_.TakeTransactions()) metrics_.OnTransaction(service_, t);
   if (pg_.encrypted() && !reported_encrypted_) {
     reported_encrypted_ = true;
@@ -248,7 +269,7 @@ void PgClientConn::Drain() {
 
 void PgClientConn::OnClose() {
   pg_.Finish();
-  for (const auto& q : pg_.TakeRecords()) metrics_.OnQuery(service_, q);
+  for (const auto& q : pg_.TakeRecords()) Report(q);
   for (const auto& t : pg_.TakeTransactions()) metrics_.OnTransaction(service_, t);
   streams_.Account(metrics_.counters(), pg_.parse_errors());
 }

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "correlator/attribution.h"
 #include "correlator/cache_metrics.h"
 #include "correlator/stream_pair.h"
 #include "metrics/registry.h"
@@ -68,7 +69,8 @@ class DbMetrics {
  public:
   DbMetrics(metrics::Registry& registry, CacheMetrics& cache, DbOptions options);
 
-  void OnQuery(const std::string& service, const protocols::pgsql::QueryRecord& q);
+  // Returns the statement as a call (normalized text, cache hit/miss) for attribution.
+  Call OnQuery(const std::string& service, const protocols::pgsql::QueryRecord& q);
   void OnTransaction(const std::string& service, const protocols::pgsql::TransactionRecord& t);
   void OnEncryptedConnection();
   // Connection gauges per service, recomputed by the pipeline at each tick.
@@ -103,10 +105,12 @@ class DbMetrics {
 
 class PgClientConn {
  public:
-  PgClientConn(DbMetrics& metrics, const std::string& service, StreamPair streams);
+  // `origins`: who wrote the bytes that decided the protocol (the first egress events).
+  PgClientConn(DbMetrics& metrics, const std::string& service, StreamPair streams,
+               CallHooks hooks = {}, OriginLog origins = {});
 
   void OnData(fraiseql::Direction dir, uint64_t pos, std::string_view data, uint64_t orig_size,
-              uint64_t ts_ns);
+              const Origin& origin);
   void OnClose();
 
   bool encrypted() const { return pg_.encrypted(); }
@@ -119,9 +123,13 @@ class PgClientConn {
  private:
   void Drain();
 
+  void Report(const protocols::pgsql::QueryRecord& q);
+
   DbMetrics& metrics_;
   const std::string& service_;
   StreamPair streams_;
+  CallHooks hooks_;
+  OriginLog out_origins_;
   protocols::pgsql::PgConnection pg_;
   bool reported_encrypted_ = false;
 };

@@ -20,6 +20,7 @@ struct Pipeline::Connection {
   std::optional<HttpServerConn> http;
   // Outbound connections: bytes held until they tell the protocol, then the parser's state.
   std::optional<StreamPair> undecided;
+  OriginLog undecided_origins;  // who wrote the undecided egress bytes
   int inference_attempts = 0;
   std::optional<PgClientConn> pg;
   std::optional<RedisClientConn> redis;
@@ -36,7 +37,9 @@ Pipeline::Pipeline(metrics::Registry& registry, PipelineOptions options)
       http_metrics_(registry, options.max_endpoints_per_service),
       cache_metrics_(registry),
       db_metrics_(registry, cache_metrics_, options.db),
-      redis_metrics_(registry, cache_metrics_) {
+      redis_metrics_(registry, cache_metrics_),
+      attributor_(registry, options.attribution),
+      request_tracker_(registry, attributor_, options.requests) {
   events_ = &registry_.AddCounter("fraiseql_collector_events_total",
                                   "Events received from the kernel, by kind", {"kind"});
   decode_errors_ = &registry_.AddCounter(
@@ -72,6 +75,9 @@ void Pipeline::OnEvent(const Event& event) {
   } else if (const auto* c = std::get_if<ConnEvent>(&event)) {
     events_->WithLabels({c->kind == ConnEvent::Kind::kOpen ? "conn_open" : "conn_close"}).Inc();
     OnConn(*c);
+  } else if (const auto* b = std::get_if<PyCtxEvent>(&event)) {
+    events_->WithLabels({"python_context"}).Inc();
+    if (options_.request_contexts) attributor_.OnContextBirth(b->tgid, b->ts_ns, b->parent, b->child);
   } else if (const auto* q = std::get_if<PqEvent>(&event)) {
     events_->WithLabels({"libpq"}).Inc();
     OnPq(*q);
@@ -104,7 +110,11 @@ void Pipeline::Classify(Connection& c) {
                  is_listening_(c.key.tgid, c.lport));
   if (server) {
     c.protocol = ConnProtocol::kHttp1Server;
-    c.http.emplace(http_metrics_, ServiceOf(c.key.tgid), options_.stream_buffer_bytes);
+    RequestHooks hooks;
+    if (options_.request_contexts) {
+      hooks = RequestHooks{&attributor_, &request_tracker_, c.key.tgid};
+    }
+    c.http.emplace(http_metrics_, ServiceOf(c.key.tgid), options_.stream_buffer_bytes, hooks);
   } else {
     // Outbound, or an open event we never saw: the first bytes decide.
     c.protocol = ConnProtocol::kClientPending;
@@ -131,12 +141,13 @@ void Pipeline::OnConn(const ConnEvent& e) {
 void Pipeline::OnData(const DataEvent& e) {
   Connection& c = GetOrCreate(e.conn, e.ts_ns);
   Classify(c);
+  const Origin origin{.ts_ns = e.ts_ns, .tid = e.tid, .py_ctx = e.py_ctx};
   switch (c.protocol) {
     case ConnProtocol::kHttp1Server:
       if (e.dir == Direction::kIngress) {
-        c.http->OnIngress(e.pos, e.data, e.orig_size, e.ts_ns);
+        c.http->OnIngress(e.pos, e.data, e.orig_size, origin);
       } else {
-        c.http->OnEgress(e.pos, e.data, e.orig_size, e.ts_ns);
+        c.http->OnEgress(e.pos, e.data, e.orig_size, origin);
       }
       break;
     case ConnProtocol::kClientPending:
@@ -144,12 +155,12 @@ void Pipeline::OnData(const DataEvent& e) {
       break;
     case ConnProtocol::kPgClient: {
       bool was_encrypted = c.pg->encrypted();
-      c.pg->OnData(e.dir, e.pos, e.data, e.orig_size, e.ts_ns);
+      c.pg->OnData(e.dir, e.pos, e.data, e.orig_size, origin);
       if (!was_encrypted && c.pg->encrypted()) tls_db_processes_.push_back(c.key.tgid);
       break;
     }
     case ConnProtocol::kRedisClient:
-      c.redis->OnData(e.dir, e.pos, e.data, e.orig_size, e.ts_ns);
+      c.redis->OnData(e.dir, e.pos, e.data, e.orig_size, origin);
       break;
     case ConnProtocol::kUnclassified:
     case ConnProtocol::kUnparsed:
@@ -161,6 +172,9 @@ void Pipeline::OnClientData(Connection& c, const DataEvent& e) {
   if (!c.undecided) c.undecided.emplace(options_.stream_buffer_bytes);
   conn::StreamBuffer& buf = e.dir == Direction::kEgress ? c.undecided->out : c.undecided->in;
   buf.Add(e.pos, e.data, e.orig_size, e.ts_ns);
+  if (e.dir == Direction::kEgress) {
+    c.undecided_origins.Add(Origin{.ts_ns = e.ts_ns, .tid = e.tid, .py_ctx = e.py_ctx});
+  }
   ClientProtocol p = InferClientProtocol(e.dir, buf.head(), buf.Contiguous(), c.rport);
   const std::string& service = ServiceOf(c.key.tgid);
   switch (p) {
@@ -173,11 +187,13 @@ void Pipeline::OnClientData(Connection& c, const DataEvent& e) {
       break;
     case ClientProtocol::kPostgres:
       c.protocol = ConnProtocol::kPgClient;
-      c.pg.emplace(db_metrics_, service, std::move(*c.undecided));
+      c.pg.emplace(db_metrics_, service, std::move(*c.undecided), Hooks(c),
+                   std::move(c.undecided_origins));
       break;
     case ClientProtocol::kRedis:
       c.protocol = ConnProtocol::kRedisClient;
-      c.redis.emplace(redis_metrics_, service, std::move(*c.undecided));
+      c.redis.emplace(redis_metrics_, service, std::move(*c.undecided), Hooks(c),
+                      std::move(c.undecided_origins));
       break;
   }
   c.undecided.reset();
@@ -243,6 +259,11 @@ const std::string& Pipeline::ServiceOf(uint32_t tgid) const {
   return it == services_.end() ? default_service_ : it->second;
 }
 
+CallHooks Pipeline::Hooks(const Connection& c) {
+  if (!options_.request_contexts) return {};
+  return CallHooks{&attributor_, c.key.tgid};
+}
+
 void Pipeline::ForgetProcess(uint32_t tgid) {
   for (auto it = conns_.begin(); it != conns_.end();) {
     if (it->first.tgid == tgid) {
@@ -252,6 +273,7 @@ void Pipeline::ForgetProcess(uint32_t tgid) {
       ++it;
     }
   }
+  attributor_.ForgetProcess(tgid);
   // The service name stays: a connection event still in flight may name it.
 }
 

@@ -12,11 +12,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "correlator/attribution.h"
 #include "correlator/cache_metrics.h"
 #include "correlator/http_server_conn.h"
 #include "correlator/libpq_calls.h"
 #include "correlator/pg_client_conn.h"
 #include "correlator/redis_client_conn.h"
+#include "correlator/request_tracker.h"
 #include "decoder/decoder.h"
 #include "metrics/registry.h"
 
@@ -29,6 +31,10 @@ struct PipelineOptions {
   // A connection with no event for this long is dropped (its close was lost).
   uint64_t idle_timeout_ns = 600ull * 1000000000ull;
   DbOptions db;
+  // Request contexts (GraphQL, attribution, request log). Off: HTTP metrics only.
+  bool request_contexts = true;
+  RequestOptions requests;
+  AttributionOptions attribution;
 };
 
 enum class ConnProtocol : uint8_t {
@@ -73,6 +79,7 @@ class Pipeline {
   struct Connection;
   Connection& GetOrCreate(const ConnKey& key, uint64_t ts_ns);
   void Classify(Connection& c);
+  CallHooks Hooks(const Connection& c);
   void OnData(const DataEvent& e);
   void OnClientData(Connection& c, const DataEvent& e);
   void OnConn(const ConnEvent& e);
@@ -92,6 +99,8 @@ class Pipeline {
   CacheMetrics cache_metrics_;
   DbMetrics db_metrics_;
   RedisMetrics redis_metrics_;
+  Attributor attributor_;
+  RequestTracker request_tracker_;
   ConnMap conns_;
   std::unordered_map<uint32_t, std::string> services_;
   std::string default_service_ = "unknown_service";

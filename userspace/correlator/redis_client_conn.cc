@@ -46,27 +46,41 @@ RedisMetrics::RedisMetrics(metrics::Registry& r, CacheMetrics& cache)
                                {"service_name", "command"}, metrics::LatencyBuckets(), 1000)),
       cache_(cache) {}
 
-void RedisMetrics::OnCommand(const std::string& service, const CommandRecord& c) {
+Call RedisMetrics::OnCommand(const std::string& service, const CommandRecord& c) {
   std::string command = CommandLabel(c);
   commands_.WithLabels({service, command, Outcome(c)}).Inc();
   double sec = c.end_ns > c.start_ns ? double(c.end_ns - c.start_ns) / 1e9 : 0.0;
   duration_.WithLabels({service, command}).Observe(sec);
+  Call call{.kind = Call::Kind::kRedis, .what = command, .start_ns = c.start_ns,
+            .end_ns = c.end_ns, .error = c.error};
   auto cache = protocols::redis::ClassifyCache(c);
-  if (cache.operation == CacheOperation::kNone) return;
+  if (cache.operation == CacheOperation::kNone) return call;
   cache_.Record(service, "redis", protocols::redis::ToString(cache.operation), cache.hits,
                 cache.misses, sec);
+  call.cache_hits = cache.hits;
+  call.cache_misses = cache.misses;
+  return call;
 }
 
 RedisClientConn::RedisClientConn(RedisMetrics& metrics, const std::string& service,
-                                 StreamPair streams)
-    : metrics_(metrics), service_(service), streams_(std::move(streams)) {
+                                 StreamPair streams, CallHooks hooks, OriginLog origins)
+    : metrics_(metrics),
+      service_(service),
+      streams_(std::move(streams)),
+      hooks_(hooks),
+      out_origins_(std::move(origins)) {
   redis_.Poll(streams_.out, streams_.in, &records_);
   Report();
 }
 
 void RedisClientConn::OnData(fraiseql::Direction dir, uint64_t pos, std::string_view data,
-                             uint64_t orig_size, uint64_t ts_ns) {
-  (dir == fraiseql::Direction::kEgress ? streams_.out : streams_.in).Add(pos, data, orig_size, ts_ns);
+                             uint64_t orig_size, const Origin& origin) {
+  if (dir == fraiseql::Direction::kEgress) {
+    out_origins_.Add(origin);
+    streams_.out.Add(pos, data, orig_size, origin.ts_ns);
+  } else {
+    streams_.in.Add(pos, data, orig_size, origin.ts_ns);
+  }
   redis_.Poll(streams_.out, streams_.in, &records_);
   Report();
 }
@@ -77,7 +91,12 @@ void RedisClientConn::OnClose() {
 }
 
 void RedisClientConn::Report() {
-  for (const auto& r : records_) metrics_.OnCommand(service_, r);
+  for (const auto& r : records_) {
+    Call call = metrics_.OnCommand(service_, r);
+    if (hooks_.attributor) {
+      hooks_.attributor->OnCall(hooks_.tgid, out_origins_.Find(r.start_ns), std::move(call));
+    }
+  }
   records_.clear();
   streams_.Account(metrics_.counters(), redis_.parse_errors());
 }

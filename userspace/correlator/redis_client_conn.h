@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "correlator/attribution.h"
 #include "correlator/cache_metrics.h"
 #include "correlator/stream_pair.h"
 #include "metrics/registry.h"
@@ -17,7 +18,8 @@ namespace fraiseql::correlator {
 class RedisMetrics {
  public:
   RedisMetrics(metrics::Registry& registry, CacheMetrics& cache);
-  void OnCommand(const std::string& service, const protocols::redis::CommandRecord& c);
+  // Returns the command as a call (label, cache hit/miss) for attribution.
+  Call OnCommand(const std::string& service, const protocols::redis::CommandRecord& c);
   ProtocolCounters& counters() { return counters_; }
 
  private:
@@ -29,9 +31,10 @@ class RedisMetrics {
 
 class RedisClientConn {
  public:
-  RedisClientConn(RedisMetrics& metrics, const std::string& service, StreamPair streams);
+  RedisClientConn(RedisMetrics& metrics, const std::string& service, StreamPair streams,
+                  CallHooks hooks = {}, OriginLog origins = {});
   void OnData(fraiseql::Direction dir, uint64_t pos, std::string_view data, uint64_t orig_size,
-              uint64_t ts_ns);
+              const Origin& origin);
   void OnClose();
 
  private:
@@ -40,6 +43,8 @@ class RedisClientConn {
   RedisMetrics& metrics_;
   const std::string& service_;
   StreamPair streams_;
+  CallHooks hooks_;
+  OriginLog out_origins_;
   protocols::redis::RedisConnection redis_;
   std::vector<protocols::redis::CommandRecord> records_;
 };

@@ -1,0 +1,186 @@
+// Attributor: which request owns each outbound call, under the three methods, with the traps
+// (shared contexts, reused context addresses, calls after their request ended).
+#include "correlator/attribution.h"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <string>
+
+#include "metrics/registry.h"
+
+namespace fraiseql::correlator {
+namespace {
+
+constexpr uint32_t kPid = 100;
+
+Call Db(const std::string& what, uint64_t start, uint64_t end) {
+  return Call{.kind = Call::Kind::kDb, .what = what, .start_ns = start, .end_ns = end};
+}
+
+Origin At(uint64_t ts, uint32_t tid, uint64_t ctx = 0) {
+  return Origin{.ts_ns = ts, .tid = tid, .py_ctx = ctx};
+}
+
+double Count(metrics::Registry& r, const std::string& result) {
+  std::string text = r.Render();
+  std::smatch m;
+  std::regex re("fraiseql_collector_attributions_total\\{result=\"" + result + "\"\\} ([0-9.e+]+)");
+  if (!std::regex_search(text, m, re)) return 0;
+  return std::stod(m[1]);
+}
+
+std::vector<std::string> Whats(const std::vector<Call>& calls) {
+  std::vector<std::string> out;
+  for (const auto& c : calls) out.push_back(c.what);
+  return out;
+}
+
+using V = std::vector<std::string>;
+
+TEST(AttributionTest, ContextTreeUnderConcurrency) {
+  metrics::Registry reg;
+  Attributor a(reg, {});
+  const uint64_t kLoop = 0x1000, kReader1 = 0x2000, kReader2 = 0x3000;
+  a.OnContextBirth(kPid, 1, kLoop, kReader1);  // connection readers, born before requests
+  a.OnContextBirth(kPid, 2, kLoop, kReader2);
+  uint64_t r1 = a.OnRequestStart(kPid, At(10, 7, kReader1));
+  uint64_t r2 = a.OnRequestStart(kPid, At(11, 7, kReader2));
+  // Each request's task, then the endpoint's child task (BaseHTTPMiddleware), then gathered
+  // grandchildren for request 2.
+  a.OnContextBirth(kPid, 12, kReader1, 0xA0);
+  a.OnContextBirth(kPid, 13, kReader2, 0xB0);
+  a.OnContextBirth(kPid, 14, 0xA0, 0xA1);
+  a.OnContextBirth(kPid, 15, 0xB0, 0xB1);
+  a.OnContextBirth(kPid, 16, 0xB1, 0xB2);
+  a.OnContextBirth(kPid, 17, 0xB1, 0xB3);
+  a.OnCall(kPid, At(20, 7, 0xA1), Db("a1", 20, 25));
+  a.OnCall(kPid, At(21, 7, 0xB2), Db("b2", 21, 26));
+  a.OnCall(kPid, At(22, 7, 0xB3), Db("b3", 22, 27));
+  a.OnCall(kPid, At(23, 7, 0xA1), Db("a1-again", 23, 28));
+  a.OnCall(kPid, At(24, 7, 0xB1), Db("b1", 24, 29));
+  // Responses are written by the request tasks (the parents), request 2 first.
+  EXPECT_EQ(Whats(a.OnRequestEnd(kPid, r2, At(30, 7, 0xB0))), (V{"b2", "b3", "b1"}));
+  EXPECT_EQ(Whats(a.OnRequestEnd(kPid, r1, At(31, 7, 0xA0))), (V{"a1", "a1-again"}));
+  EXPECT_EQ(Count(reg, "exact"), 5);
+  EXPECT_EQ(Count(reg, "ambiguous"), 0);
+  EXPECT_EQ(Count(reg, "orphan"), 0);
+}
+
+TEST(AttributionTest, ReusedContextAddressKeepsTheOldAncestry) {
+  metrics::Registry reg;
+  Attributor a(reg, {});
+  uint64_t r1 = a.OnRequestStart(kPid, At(10, 7, 0x1));
+  uint64_t r2 = a.OnRequestStart(kPid, At(11, 7, 0x1));
+  a.OnContextBirth(kPid, 12, 0x1, 0xA0);
+  a.OnContextBirth(kPid, 13, 0x1, 0xB0);
+  a.OnContextBirth(kPid, 14, 0xA0, 0xCC);  // child of request 1 ...
+  a.OnCall(kPid, At(15, 7, 0xCC), Db("from-1", 15, 16));
+  a.OnContextBirth(kPid, 17, 0xB0, 0xCC);  // ... freed; the address now belongs to request 2
+  a.OnCall(kPid, At(18, 7, 0xCC), Db("from-2", 18, 19));
+  EXPECT_EQ(Whats(a.OnRequestEnd(kPid, r2, At(20, 7, 0xB0))), (V{"from-2"}));
+  EXPECT_EQ(Whats(a.OnRequestEnd(kPid, r1, At(21, 7, 0xA0))), (V{"from-1"}));
+  EXPECT_EQ(Count(reg, "exact"), 2);
+}
+
+TEST(AttributionTest, ASharedWriterContextClaimsNothing) {
+  metrics::Registry reg;
+  Attributor a(reg, {});
+  // The response is written from a context born before the request (a connection's or the
+  // loop's): it may hold other requests' calls, so it proves nothing.
+  a.OnContextBirth(kPid, 1, 0x1, 0x50);
+  uint64_t r1 = a.OnRequestStart(kPid, At(10, 7, 0x50));
+  uint64_t r2 = a.OnRequestStart(kPid, At(11, 7, 0x50));
+  a.OnContextBirth(kPid, 12, 0x50, 0x51);
+  a.OnCall(kPid, At(13, 7, 0x51), Db("q", 13, 14));
+  EXPECT_TRUE(a.OnRequestEnd(kPid, r1, At(20, 7, 0x50)).empty());
+  EXPECT_TRUE(a.OnRequestEnd(kPid, r2, At(21, 7, 0x50)).empty());
+  EXPECT_EQ(Count(reg, "exact"), 0);
+  EXPECT_EQ(Count(reg, "ambiguous"), 1);
+}
+
+TEST(AttributionTest, CallsOutsideRequestsAreOrphans) {
+  metrics::Registry reg;
+  Attributor a(reg, {});
+  a.OnContextBirth(kPid, 1, 0x1, 0xA0);
+  a.OnCall(kPid, At(5, 7, 0xA0), Db("startup", 5, 6));  // nothing in flight
+  uint64_t r1 = a.OnRequestStart(kPid, At(10, 7, 0x1));
+  a.OnContextBirth(kPid, 11, 0x1, 0xB0);
+  a.OnContextBirth(kPid, 12, 0xB0, 0xB1);  // fire-and-forget task of the request
+  EXPECT_TRUE(a.OnRequestEnd(kPid, r1, At(20, 7, 0xB0)).empty());
+  a.OnCall(kPid, At(21, 7, 0xB1), Db("after", 21, 22));  // its request already answered
+  EXPECT_EQ(Count(reg, "orphan"), 2);
+  EXPECT_EQ(Count(reg, "exact"), 0);
+}
+
+TEST(AttributionTest, CallsMadeBeforeTheRequestStartedAreNotItsOwn) {
+  metrics::Registry reg;
+  Attributor a(reg, {});
+  uint64_t r0 = a.OnRequestStart(kPid, At(5, 7, 0x1));
+  a.OnContextBirth(kPid, 6, 0x1, 0xA0);
+  a.OnCall(kPid, At(8, 7, 0xA0), Db("q0", 8, 9));
+  uint64_t r1 = a.OnRequestStart(kPid, At(10, 7, 0x1));
+  EXPECT_EQ(Whats(a.OnRequestEnd(kPid, r0, At(11, 7, 0xA0))), (V{"q0"}));
+  EXPECT_TRUE(a.OnRequestEnd(kPid, r1, At(12, 7, 0xA0)).empty());
+}
+
+TEST(AttributionTest, SingleInFlightWithoutContexts) {
+  metrics::Registry reg;
+  Attributor a(reg, {});
+  uint64_t r1 = a.OnRequestStart(kPid, At(10, 7));
+  a.OnCall(kPid, At(11, 8), Db("alone", 11, 12));
+  uint64_t r2 = a.OnRequestStart(kPid, At(13, 7));  // same thread: not thread-per-request
+  a.OnCall(kPid, At(14, 7), Db("two-in-flight", 14, 15));
+  EXPECT_EQ(Whats(a.OnRequestEnd(kPid, r1, At(16, 7))), (V{"alone"}));
+  EXPECT_TRUE(a.OnRequestEnd(kPid, r2, At(17, 7)).empty());
+  EXPECT_EQ(Count(reg, "exact"), 1);
+  EXPECT_EQ(Count(reg, "ambiguous"), 1);
+}
+
+TEST(AttributionTest, ThreadPerRequest) {
+  metrics::Registry reg;
+  Attributor a(reg, {});
+  uint64_t r1 = a.OnRequestStart(kPid, At(10, 21));
+  uint64_t r2 = a.OnRequestStart(kPid, At(11, 22));
+  a.OnCall(kPid, At(12, 22), Db("t22", 12, 13));
+  a.OnCall(kPid, At(14, 21), Db("t21", 14, 15));
+  a.OnCall(kPid, At(14, 23), Db("t23", 14, 15));  // a thread with no request: not guessed
+  EXPECT_EQ(Whats(a.OnRequestEnd(kPid, r1, At(16, 21))), (V{"t21"}));
+  EXPECT_EQ(Whats(a.OnRequestEnd(kPid, r2, At(17, 22))), (V{"t22"}));
+  EXPECT_EQ(Count(reg, "ambiguous"), 1);
+  // Two requests read on one thread: the rule is off for good.
+  uint64_t r3 = a.OnRequestStart(kPid, At(20, 21));
+  uint64_t r4 = a.OnRequestStart(kPid, At(21, 21));
+  uint64_t r5 = a.OnRequestStart(kPid, At(22, 22));
+  a.OnCall(kPid, At(23, 22), Db("t22-late", 23, 24));
+  a.OnRequestEnd(kPid, r3, At(25, 21));
+  a.OnRequestEnd(kPid, r4, At(25, 21));
+  EXPECT_TRUE(a.OnRequestEnd(kPid, r5, At(26, 22)).empty());
+  EXPECT_EQ(Count(reg, "ambiguous"), 2);
+}
+
+TEST(AttributionTest, AbandonedRequestsReleaseTheirPendingCalls) {
+  metrics::Registry reg;
+  Attributor a(reg, {});
+  a.OnContextBirth(kPid, 1, 0x1, 0x2);
+  uint64_t r1 = a.OnRequestStart(kPid, At(10, 7, 0x2));
+  a.OnContextBirth(kPid, 11, 0x2, 0xA0);
+  a.OnCall(kPid, At(12, 7, 0xA0), Db("q", 12, 13));
+  a.OnRequestAbandoned(kPid, r1);
+  EXPECT_EQ(Count(reg, "ambiguous"), 1);
+  a.ForgetProcess(kPid);
+}
+
+TEST(AttributionTest, OriginLogFindsTheEventOfAMessage) {
+  OriginLog log;
+  log.Add(At(10, 1, 0xA));
+  log.Add(At(10, 1, 0xA));  // another chunk of the same syscall
+  log.Add(At(20, 2, 0xB));
+  EXPECT_EQ(log.Find(10).py_ctx, 0xAu);
+  EXPECT_EQ(log.Find(15).py_ctx, 0xAu);
+  EXPECT_EQ(log.Find(20).tid, 2u);
+  EXPECT_EQ(log.Find(5).ts_ns, 0u);
+}
+
+}  // namespace
+}  // namespace fraiseql::correlator

@@ -1,0 +1,272 @@
+#include "correlator/attribution.h"
+
+#include <algorithm>
+#include <map>
+
+namespace fraiseql::correlator {
+
+namespace {
+// Ancestors walked from a call's Context. Deeper chains are cut at birth, so nothing is lost:
+// a request's task is a handful of levels above the calls it causes.
+constexpr int kMaxDepth = 64;
+}  // namespace
+
+void OriginLog::Add(const Origin& o) {
+  if (!log_.empty() && log_.back().ts_ns == o.ts_ns && log_.back().tid == o.tid &&
+      log_.back().py_ctx == o.py_ctx) {
+    return;  // chunks of one syscall
+  }
+  log_.push_back(o);
+  if (log_.size() > kMax) log_.pop_front();
+}
+
+Origin OriginLog::Find(uint64_t ts_ns) const {
+  for (auto it = log_.rbegin(); it != log_.rend(); ++it) {
+    if (it->ts_ns <= ts_ns) return *it;
+  }
+  return Origin{};
+}
+
+struct Attributor::CtxNode {
+  std::shared_ptr<CtxNode> parent;
+  uint64_t birth_ns = 0;
+  bool born = false;  // its birth was seen (else: a Context older than the observation)
+  int depth = 0;
+};
+
+struct Attributor::Request {
+  uint64_t id = 0;
+  uint64_t start_ns = 0;
+  uint32_t read_tid = 0;
+  std::vector<Call> calls{};  // given by single-in-flight / thread-per-request
+};
+
+struct Attributor::PendingCall {
+  Call call;
+  std::shared_ptr<CtxNode> node;
+  bool had_candidates = false;
+};
+
+struct Attributor::Process {
+  std::unordered_map<uint64_t, std::shared_ptr<CtxNode>> contexts;
+  uint64_t births = 0;
+  std::map<uint64_t, Request> requests;  // in flight, by id (ids grow with start order)
+  std::deque<PendingCall> pending;       // calls waiting for their request's answer
+  bool thread_per_request = true;        // no two requests ever in flight on one thread
+};
+
+Attributor::Attributor(metrics::Registry& registry, AttributionOptions options)
+    : options_(options),
+      exact_(registry
+                 .AddCounter("fraiseql_collector_attributions_total",
+                             "Outbound calls (PostgreSQL statements, Redis commands) by "
+                             "attribution to an inbound request: exact, ambiguous (several "
+                             "requests could own it: not guessed), orphan (no request could)",
+                             {"result"})
+                 .WithLabels({"exact"})),
+      ambiguous_(registry.AddCounter("fraiseql_collector_attributions_total", "", {"result"})
+                     .WithLabels({"ambiguous"})),
+      orphan_(registry.AddCounter("fraiseql_collector_attributions_total", "", {"result"})
+                  .WithLabels({"orphan"})),
+      method_(registry.AddCounter("fraiseql_collector_attribution_methods_total",
+                                  "Exact attributions by method: python_context, "
+                                  "single_in_flight, thread_per_request",
+                                  {"method"})),
+      births_(registry
+                  .AddCounter("fraiseql_collector_python_contexts_total",
+                              "Python contextvars Contexts born in observed processes "
+                              "(PyContext_CopyCurrent), by whether the address was known",
+                              {"address"})
+                  .WithLabels({"new"})),
+      context_resets_(registry.AddCounter("fraiseql_collector_python_contexts_total", "",
+                                          {"address"})
+                          .WithLabels({"reused"})) {}
+
+Attributor::~Attributor() = default;
+
+Attributor::Process& Attributor::Proc(uint32_t tgid) {
+  auto& slot = procs_[tgid];
+  if (!slot) slot = std::make_unique<Process>();
+  return *slot;
+}
+
+std::shared_ptr<Attributor::CtxNode> Attributor::Node(Process& p, uint64_t addr) {
+  if (addr == 0) return nullptr;
+  auto it = p.contexts.find(addr);
+  if (it != p.contexts.end()) return it->second;
+  if (p.contexts.size() >= options_.max_contexts) p.contexts.clear();
+  auto n = std::make_shared<CtxNode>();
+  p.contexts.emplace(addr, n);
+  return n;
+}
+
+void Attributor::OnContextBirth(uint32_t tgid, uint64_t ts_ns, uint64_t parent, uint64_t child) {
+  if (child == 0) return;
+  Process& p = Proc(tgid);
+  ++p.births;
+  auto n = std::make_shared<CtxNode>();
+  n->parent = Node(p, parent);
+  n->birth_ns = ts_ns;
+  n->born = true;
+  n->depth = n->parent ? n->parent->depth + 1 : 0;
+  if (n->depth >= kMaxDepth) {  // too deep to matter: start a new tree
+    n->parent.reset();
+    n->depth = 0;
+  }
+  auto [it, inserted] = p.contexts.try_emplace(child, n);
+  if (inserted) {
+    births_.Inc();
+  } else {
+    it->second = n;  // the address was freed and reused: a new Context
+    context_resets_.Inc();
+  }
+  if (p.contexts.size() > options_.max_contexts) p.contexts.clear();
+}
+
+uint64_t Attributor::OnRequestStart(uint32_t tgid, const Origin& start) {
+  Process& p = Proc(tgid);
+  if (p.requests.size() >= options_.max_requests) {
+    p.requests.erase(p.requests.begin());
+    Expire(p);
+  }
+  for (const auto& [id, r] : p.requests) {
+    if (r.read_tid == start.tid) p.thread_per_request = false;
+  }
+  uint64_t id = next_request_id_++;
+  p.requests.emplace(id, Request{.id = id, .start_ns = start.ts_ns, .read_tid = start.tid});
+  return id;
+}
+
+void Attributor::OnCall(uint32_t tgid, const Origin& origin, Call call) {
+  Process& p = Proc(tgid);
+  std::vector<Request*> candidates;
+  for (auto& [id, r] : p.requests) {
+    if (r.start_ns <= call.start_ns) candidates.push_back(&r);
+  }
+  if (candidates.empty()) {
+    orphan_.Inc();
+    return;
+  }
+  if (origin.py_ctx != 0 && p.births > 0) {
+    if (p.pending.size() >= options_.max_pending_calls) {
+      Resolve(p, p.pending.front(), "ambiguous");
+      p.pending.pop_front();
+    }
+    p.pending.push_back(
+        PendingCall{.call = std::move(call), .node = Node(p, origin.py_ctx), .had_candidates = true});
+    return;
+  }
+  Request* owner = nullptr;
+  const char* method = nullptr;
+  if (candidates.size() == 1) {
+    owner = candidates[0];
+    method = "single_in_flight";
+  } else if (p.thread_per_request && origin.tid != 0) {
+    for (Request* r : candidates) {
+      if (r->read_tid != origin.tid) continue;
+      if (owner) {
+        owner = nullptr;
+        break;
+      }
+      owner = r;
+    }
+    method = "thread_per_request";
+  }
+  if (!owner) {
+    ambiguous_.Inc();
+    return;
+  }
+  exact_.Inc();
+  ++exact_total_;
+  method_.WithLabels({method}).Inc();
+  owner->calls.push_back(std::move(call));
+}
+
+std::vector<Call> Attributor::OnRequestEnd(uint32_t tgid, uint64_t request_id,
+                                           const Origin& first_write) {
+  Process& p = Proc(tgid);
+  auto it = p.requests.find(request_id);
+  if (it == p.requests.end()) return {};
+  Request req = std::move(it->second);
+  p.requests.erase(it);
+  std::vector<Call> out = std::move(req.calls);
+
+  // The owner Context: born after the request's first byte was read, so it is this request's
+  // own task (a Context shared by a connection or the loop was born before).
+  std::shared_ptr<CtxNode> owner;
+  if (first_write.py_ctx != 0) {
+    auto c = p.contexts.find(first_write.py_ctx);
+    if (c != p.contexts.end() && c->second->born && c->second->birth_ns >= req.start_ns) {
+      owner = c->second;
+    }
+  }
+  if (owner) {
+    for (auto pc = p.pending.begin(); pc != p.pending.end();) {
+      bool mine = false;
+      if (pc->call.start_ns >= req.start_ns) {
+        const CtxNode* n = pc->node.get();
+        for (int d = 0; n && d < kMaxDepth; ++d, n = n->parent.get()) {
+          if (n == owner.get()) {
+            mine = true;
+            break;
+          }
+        }
+      }
+      if (!mine) {
+        ++pc;
+        continue;
+      }
+      exact_.Inc();
+      ++exact_total_;
+      method_.WithLabels({"python_context"}).Inc();
+      out.push_back(std::move(pc->call));
+      pc = p.pending.erase(pc);
+    }
+    std::stable_sort(out.begin(), out.end(),
+                     [](const Call& a, const Call& b) { return a.end_ns < b.end_ns; });
+  }
+  Expire(p);
+  return out;
+}
+
+void Attributor::OnRequestAbandoned(uint32_t tgid, uint64_t request_id) {
+  Process& p = Proc(tgid);
+  auto it = p.requests.find(request_id);
+  if (it == p.requests.end()) return;
+  // Its exactly attributed calls were counted; they just have no request to report them.
+  p.requests.erase(it);
+  Expire(p);
+}
+
+void Attributor::Expire(Process& p) {
+  // A call can only be owned by a request that was in flight when it started; once every
+  // such request has ended, nobody can claim it.
+  uint64_t oldest = UINT64_MAX;
+  for (const auto& [id, r] : p.requests) oldest = std::min(oldest, r.start_ns);
+  // Pending calls are in completion order, not start order: scan them all.
+  for (auto pc = p.pending.begin(); pc != p.pending.end();) {
+    if (pc->call.start_ns < oldest) {
+      Resolve(p, *pc, pc->had_candidates ? "ambiguous" : "orphan");
+      pc = p.pending.erase(pc);
+    } else {
+      ++pc;
+    }
+  }
+}
+
+void Attributor::Resolve(Process&, PendingCall&, const char* result) {
+  if (result[0] == 'a') {
+    ambiguous_.Inc();
+  } else {
+    orphan_.Inc();
+  }
+}
+
+void Attributor::ForgetProcess(uint32_t tgid) {
+  auto it = procs_.find(tgid);
+  if (it == procs_.end()) return;
+  for (auto& pc : it->second->pending) Resolve(*it->second, pc, "ambiguous");
+  procs_.erase(it);
+}
+
+}  // namespace fraiseql::correlator

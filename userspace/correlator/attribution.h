@@ -1,0 +1,135 @@
+// Attribution of the app's outbound calls (PostgreSQL statements, Redis commands) to the inbound
+// HTTP request that caused them, per process. Three methods, strongest first:
+//
+//  1. Python contexts (asyncio): every socket syscall carries the contextvars Context current on
+//     its thread (DataEvent::py_ctx, read from PyThreadState->context in the kernel), and every
+//     new Context is reported with the Context current at its birth (PyCtxEvent: parent →
+//     child). An asyncio task runs in its own Context, created when the task is, so the Contexts
+//     form a tree: the loop's → a connection's reader → the request's task → the endpoint's child
+//     task (Starlette's BaseHTTPMiddleware) → gathered tasks. A request is owned by the Context
+//     that wrote the first byte of its response, provided that Context was born after the
+//     request's first byte was read (so it is that request's task, not one shared by a
+//     connection or the loop). A call belongs to a request when that Context is the call's
+//     Context or one of its ancestors. Contexts are freed and their addresses reused: each
+//     birth makes a new node, so a call keeps the ancestry it had when it was made.
+//  2. Single in flight: a call made while its process has exactly one request in flight (read,
+//     not yet answered) belongs to it. Used for calls without a Context (non-Python processes,
+//     contexts off).
+//  3. Thread per request: a call on a thread that is reading exactly one in-flight request,
+//     in a process that has never had two requests in flight on one thread (thread-per-request
+//     servers; event loops and work-stealing runtimes break the rule at once and stop using it).
+//
+// Each call ends as exactly one of: exact (given to a request by one of the methods), ambiguous
+// (several requests could own it and none is provable: never guessed), orphan (no request
+// could own it: startup, pool maintenance, background work, a call after its request ended).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "metrics/registry.h"
+
+namespace fraiseql::correlator {
+
+// Who made a syscall: its thread and the Python Context current on it (0: none known).
+struct Origin {
+  uint64_t ts_ns = 0;
+  uint32_t tid = 0;
+  uint64_t py_ctx = 0;
+};
+
+// The origins of the last events of one direction of a connection, to find the origin of a
+// message from the timestamp of the event that carried its first byte.
+class OriginLog {
+ public:
+  void Add(const Origin& o);
+  // The latest origin at or before ts_ns (the exact event in practice); empty Origin if none.
+  Origin Find(uint64_t ts_ns) const;
+
+ private:
+  static constexpr size_t kMax = 256;
+  std::deque<Origin> log_;
+};
+
+// One outbound call as the request context needs it.
+struct Call {
+  enum class Kind : uint8_t { kDb, kRedis };
+  Kind kind = Kind::kDb;
+  std::string what;  // normalized statement, or the Redis command label ("GET", "CLIENT|SETNAME")
+  uint64_t start_ns = 0;
+  uint64_t end_ns = 0;
+  bool error = false;
+  uint32_t cache_hits = 0;
+  uint32_t cache_misses = 0;
+  double seconds() const { return end_ns > start_ns ? double(end_ns - start_ns) / 1e9 : 0.0; }
+};
+
+class Attributor;
+
+// Where a client connection reports its calls (optional).
+struct CallHooks {
+  Attributor* attributor = nullptr;
+  uint32_t tgid = 0;
+};
+
+struct AttributionOptions {
+  // Pending calls kept per process while their owner is undecided; beyond, the oldest are
+  // reported ambiguous.
+  size_t max_pending_calls = 20000;
+  // Known Contexts per process; beyond, the table is cleared (ancestry lost: calls made under
+  // a forgotten Context end ambiguous or orphan, never wrong).
+  size_t max_contexts = 200000;
+  // Requests in flight per process; beyond, the oldest is dropped (its calls then orphan).
+  size_t max_requests = 10000;
+};
+
+class Attributor {
+ public:
+  Attributor(metrics::Registry& registry, AttributionOptions options);
+  ~Attributor();
+
+  // A Python Context was born (PyContext_CopyCurrent) in `tgid`: `child` copies `parent`.
+  void OnContextBirth(uint32_t tgid, uint64_t ts_ns, uint64_t parent, uint64_t child);
+  // An inbound request's head was read; `start` is the origin of its first byte. Returns its id.
+  uint64_t OnRequestStart(uint32_t tgid, const Origin& start);
+  // A call made by `tgid` (origin of its first byte) has completed.
+  void OnCall(uint32_t tgid, const Origin& origin, Call call);
+  // The request was answered: `first_write` is the origin of its response's first byte. Returns
+  // the calls attributed to it (exact only), in completion order.
+  std::vector<Call> OnRequestEnd(uint32_t tgid, uint64_t request_id, const Origin& first_write);
+  // The request's connection closed unanswered.
+  void OnRequestAbandoned(uint32_t tgid, uint64_t request_id);
+  // The process is gone.
+  void ForgetProcess(uint32_t tgid);
+  // Totals so far, for tests and logs.
+  uint64_t exact() const { return exact_total_; }
+
+ private:
+  struct CtxNode;
+  struct Process;
+  struct Request;
+  struct PendingCall;
+  Process& Proc(uint32_t tgid);
+  std::shared_ptr<CtxNode> Node(Process& p, uint64_t addr);
+  // Decides the pending calls no in-flight request can own any more.
+  void Expire(Process& p);
+  void Resolve(Process& p, PendingCall& c, const char* result);
+
+  AttributionOptions options_;
+  std::unordered_map<uint32_t, std::unique_ptr<Process>> procs_;
+  uint64_t next_request_id_ = 1;
+  uint64_t exact_total_ = 0;
+  metrics::Counter& exact_;
+  metrics::Counter& ambiguous_;
+  metrics::Counter& orphan_;
+  metrics::CounterFamily& method_;
+  metrics::Counter& births_;
+  metrics::Counter& context_resets_;
+};
+
+}  // namespace fraiseql::correlator
