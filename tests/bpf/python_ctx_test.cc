@@ -1,0 +1,604 @@
+// CPython context attribution (bpf/python.bpf.[ch], loader/python_probes): runs a real asyncio
+// program (py_ctx_workload.py: an echo server and N client tasks, some spawning child tasks)
+// under /usr/bin/python3 (and any pyenv CPython found, and uvloop when installed), watches it
+// with DetectPython + WatchPython, and checks that every client send carries the context of
+// the task that made it and that child tasks' births name their spawning task's context.
+// The pure tests (offsets re-derived from headers, name parsing, decoding, v1 replays) run
+// unprivileged; the rest needs root (ctest -L bpf).
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "decoder/decoder.h"
+#include "fraiseql/abi/events.h"
+#include "loader/loader.h"
+#include "loader/python_probes.h"
+#include "source/event_builder.h"
+#include "source/replay_source.h"
+
+namespace fraiseql::loader {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kSystemPython = "/usr/bin/python3";
+const std::string kWorkload = std::string(FQL_TEST_SOURCE_DIR) + "/py_ctx_workload.py";
+
+std::string Shell(const std::string& cmd, int* rc) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) {
+    *rc = -1;
+    return out;
+  }
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  *rc = pclose(p);
+  return out;
+}
+
+// Every CPython we can run here: the system one, then pyenv builds (libpython, PIE bias).
+std::vector<std::string> Interpreters() {
+  std::vector<std::string> out = {kSystemPython};
+  const char* home = getenv("HOME");
+  const fs::path root = fs::path(home ? home : "/root") / ".pyenv/versions";
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return out;
+  std::vector<std::string> found;
+  for (const auto& d : fs::directory_iterator(root, ec)) {
+    const std::string v = d.path().filename().string();
+    const size_t dot = v.find('.', 2);
+    if (v.rfind("3.", 0) != 0 || dot == std::string::npos) continue;
+    const fs::path bin = d.path() / "bin" / ("python" + v.substr(0, dot));
+    const auto mm = PythonVersionFromName(bin.filename().string());
+    if (mm && PyOffsetsFor(mm->first, mm->second) && fs::exists(bin, ec)) {
+      found.push_back(bin.string());
+    }
+  }
+  std::sort(found.begin(), found.end());
+  out.insert(out.end(), found.begin(), found.end());
+  return out;
+}
+
+// ---- pure ---------------------------------------------------------------------------------
+
+TEST(PythonNames, VersionFromFileName) {
+  using V = std::optional<std::pair<int, int>>;
+  EXPECT_EQ(PythonVersionFromName("python3.11"), V({3, 11}));
+  EXPECT_EQ(PythonVersionFromName("libpython3.12.so.1.0"), V({3, 12}));
+  EXPECT_EQ(PythonVersionFromName("libpython3.13t.so"), V({3, 13}));
+  EXPECT_EQ(PythonVersionFromName("python3.9"), V({3, 9}));
+  EXPECT_EQ(PythonVersionFromName("python3"), std::nullopt);
+  EXPECT_EQ(PythonVersionFromName("bash"), std::nullopt);
+  EXPECT_TRUE(IsPythonCandidateName("libpython3.11.so.1.0"));
+  EXPECT_TRUE(IsPythonCandidateName("python3.11"));
+  EXPECT_FALSE(IsPythonCandidateName("libpq.so.5"));
+  EXPECT_FALSE(PyOffsetsFor(3, 8).has_value());
+  EXPECT_FALSE(PyOffsetsFor(3, 14).has_value());
+}
+
+TEST(PythonMaps, LoadBiasOfPieAndNonPie) {
+  ElfImage exec;
+  exec.type = 2;  // ET_EXEC: vaddr 0x400000 mapped at 0x400000
+  exec.loads = {{0x400000, 0, 0x1000, 0x1000, 0x1000}, {0x401000, 0x1000, 0x5000, 0x5000, 0x1000}};
+  MapsEntry m;
+  m.start = 0x400000;
+  m.offset = 0;
+  EXPECT_EQ(LoadBias(exec, m), 0u);
+  ElfImage dyn;
+  dyn.type = 3;
+  dyn.loads = {{0, 0, 0x2000, 0x2000, 0x1000}, {0x3010, 0x2010, 0x100, 0x200, 0x1000}};
+  m.start = 0x7f0000000000;
+  EXPECT_EQ(LoadBias(dyn, m), 0x7f0000000000u);
+  m.start = 0x7f0000003000;  // second segment: file page 0x2000 at vaddr page 0x3000
+  m.offset = 0x2000;
+  EXPECT_EQ(LoadBias(dyn, m), 0x7f0000000000u);
+}
+
+// Re-derives the offsets table from each installed CPython's own headers (the program that
+// produced the numbers in python_probes.cc).
+TEST(PyOffsetsTable, MatchesHeaders) {
+  struct Inc {
+    int minor;
+    std::string dir;
+  };
+  std::vector<Inc> incs;
+  if (fs::exists("/usr/include/python3.11/internal/pycore_runtime.h")) {
+    incs.push_back({11, "/usr/include/python3.11"});
+  }
+  for (const std::string& py : Interpreters()) {
+    if (py == kSystemPython) continue;
+    const fs::path bin(py);
+    const std::string name = bin.filename().string();  // python3.X
+    const auto v = PythonVersionFromName(name);
+    const fs::path inc = bin.parent_path().parent_path() / "include" / name;
+    if (v && fs::exists(inc / "internal/pycore_runtime.h")) incs.push_back({v->second, inc});
+  }
+  if (incs.empty()) GTEST_SKIP() << "no CPython internal headers installed";
+  const std::string dir = "/tmp/fql_pyoff_" + std::to_string(getpid());
+  fs::create_directories(dir);
+  for (const Inc& inc : incs) {
+    SCOPED_TRACE("3." + std::to_string(inc.minor) + " " + inc.dir);
+    const bool old = inc.minor <= 10;
+    const std::string src = dir + "/off" + std::to_string(inc.minor) + ".c";
+    std::ofstream(src) << "#define Py_BUILD_CORE 1\n#include <Python.h>\n"
+                          "#include <internal/pycore_runtime.h>\n"
+                          "#include <internal/pycore_interp.h>\n#include <stddef.h>\n"
+                          "#include <stdio.h>\n"
+                          "int main(void) { printf(\"%zu %zu %zu %zu %zu\\n\",\n"
+                          " offsetof(_PyRuntimeState, interpreters.main),\n"
+                       << (old ? " offsetof(PyInterpreterState, tstate_head),\n"
+                               : " offsetof(PyInterpreterState, threads.head),\n")
+                       << " offsetof(PyThreadState, next),\n"
+                       << (old ? " offsetof(PyThreadState, thread_id),\n"
+                               : " offsetof(PyThreadState, native_thread_id),\n")
+                       << " offsetof(PyThreadState, context)); return 0; }\n";
+    int rc = 0;
+    const std::string exe = dir + "/off" + std::to_string(inc.minor);
+    const std::string log =
+        Shell("cc -I" + inc.dir + " -I" + inc.dir + "/internal " + src + " -o " + exe + " 2>&1", &rc);
+    if (rc != 0) {
+      ADD_FAILURE() << "cannot compile the offsets program against " << inc.dir << ":\n" << log;
+      continue;
+    }
+    const std::string got = Shell(exe, &rc);
+    auto o = PyOffsetsFor(3, inc.minor);
+    ASSERT_TRUE(o.has_value());
+    char want[128];
+    snprintf(want, sizeof(want), "%u %u %u %u %u\n", o->runtime_interp_main,
+             o->interp_threads_head, o->tstate_next, o->tstate_thread_id, o->tstate_context);
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(o->match_pthread, old);
+  }
+  fs::remove_all(dir);
+}
+
+TEST(PyCtxDecode, BirthAndDataEvents) {
+  fql_py_ctx_event b{};
+  b.h.kind = FQL_EV_PY_CTX;
+  b.h.tgid = 7;
+  b.h.tid = 8;
+  b.h.fd = -1;
+  b.parent = 0x1000;
+  b.child = 0x2000;
+  std::vector<uint8_t> rec(sizeof(b));
+  std::memcpy(rec.data(), &b, sizeof(b));
+  Decoder d;
+  Event ev;
+  ASSERT_EQ(d.Decode(rec, &ev), DecodeError::kNone);
+  const auto* p = std::get_if<PyCtxEvent>(&ev);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->parent, 0x1000u);
+  EXPECT_EQ(p->child, 0x2000u);
+  EXPECT_EQ(p->tid, 8u);
+  rec.push_back(0);  // trailing byte: rejected
+  EXPECT_EQ(d.Decode(rec, &ev), DecodeError::kBadLength);
+}
+
+// A recording of ABI 1 (56-byte data events, no py_ctx) still replays.
+TEST(PyCtxDecode, V1RecordingsReplayWithZeroPyCtx) {
+  source::EventBuilder b;
+  const source::EventBuilder::Conn c{42, 5, 1};
+  std::vector<std::vector<uint8_t>> v2 = {b.Open(c, FQL_ROLE_SERVER, 8000, 5555, 1),
+                                          b.Data(c, FQL_DIR_INGRESS, 0, "GET /", 5, 2)};
+  // Make the v1 form: drop py_ctx (8 bytes at offset 56) from the data event.
+  std::vector<uint8_t> v1data = v2[1];
+  v1data.erase(v1data.begin() + 56, v1data.begin() + 64);
+  const std::string path = "/tmp/fql_v1_" + std::to_string(getpid()) + ".fqlrec";
+  {
+    std::ofstream out(path, std::ios::binary);
+    const uint32_t hdr[2] = {1, 0};
+    out.write(source::kRecordMagic, 8);
+    out.write(reinterpret_cast<const char*>(hdr), sizeof(hdr));
+    for (const auto* r : {&v2[0], &v1data}) {
+      const uint32_t len = static_cast<uint32_t>(r->size());
+      out.write(reinterpret_cast<const char*>(&len), 4);
+      out.write(reinterpret_cast<const char*>(r->data()), len);
+    }
+  }
+  auto src = source::ReplaySource::Open(path);
+  fs::remove(path);
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  Decoder d;
+  std::vector<DataEvent> data;
+  std::vector<std::string> payloads;
+  auto n = (*src)->Poll(0, [&](std::span<const uint8_t> rec) {
+    Event ev;
+    ASSERT_EQ(d.Decode(rec, &ev), DecodeError::kNone);
+    if (auto* e = std::get_if<DataEvent>(&ev)) {
+      data.push_back(*e);
+      payloads.emplace_back(e->data);
+    }
+  });
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 2u);
+  ASSERT_EQ(data.size(), 1u);
+  EXPECT_EQ(data[0].py_ctx, 0u);
+  EXPECT_EQ(payloads[0], "GET /");
+}
+
+TEST(DetectPython, NonPythonProcessIsNotPython) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sleep", "sleep", "5", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  usleep(100 * 1000);
+  auto r = DetectPython(static_cast<uint32_t>(pid));
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE(r->has_value());
+  auto self = DetectPython(static_cast<uint32_t>(getpid()));  // this C++ test binary
+  ASSERT_TRUE(self.ok());
+  EXPECT_FALSE(self->has_value());
+  EXPECT_FALSE(DetectPython(0x7ffffff0).ok());  // no such process
+}
+
+// ---- the workload --------------------------------------------------------------------------
+
+struct Workload {
+  pid_t pid = -1;
+  int to = -1, from = -1;
+  std::string buf;
+
+  bool Start(const std::string& python, const std::string& loop, int n) {
+    int in[2], out[2];
+    if (pipe(in) != 0 || pipe(out) != 0) return false;
+    pid = fork();
+    if (pid < 0) return false;
+    if (pid == 0) {
+      dup2(in[0], 0);
+      dup2(out[1], 1);
+      close(in[1]);
+      close(out[0]);
+      const std::string ns = std::to_string(n);
+      execl(python.c_str(), python.c_str(), kWorkload.c_str(), loop.c_str(), ns.c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    to = in[1];
+    from = out[0];
+    return true;
+  }
+  // Waits for a line equal to `want` (timeout: false).
+  bool WaitLine(const std::string& want, int timeout_ms = 20000) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+      const size_t nl = buf.find('\n');
+      if (nl != std::string::npos) {
+        const std::string line = buf.substr(0, nl);
+        buf.erase(0, nl + 1);
+        if (line == want) return true;
+        continue;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline - std::chrono::steady_clock::now())
+                            .count();
+      if (left <= 0) return false;
+      pollfd p{from, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+      char tmp[256];
+      const ssize_t r = read(from, tmp, sizeof(tmp));
+      if (r <= 0) return false;
+      buf.append(tmp, static_cast<size_t>(r));
+    }
+  }
+  int Finish() {
+    if (to >= 0) close(to);
+    if (from >= 0) close(from);
+    int st = 0;
+    if (pid > 0) waitpid(pid, &st, 0);
+    pid = -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+  ~Workload() {
+    if (pid > 0) kill(pid, SIGKILL);
+    Finish();
+  }
+};
+
+struct Observed {
+  std::map<uint64_t, ConnRole> roles;  // gen -> role (this pid)
+  struct Data {
+    uint64_t gen, ts, py_ctx;
+    Direction dir;
+    std::string bytes;
+  };
+  std::vector<Data> data;
+  std::vector<PyCtxEvent> births;  // this pid
+  std::set<uint64_t> birth_tids;
+};
+
+class PythonCtxTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (geteuid() != 0) return;
+    auto l = Loader::Open(LoaderOptions{});
+    ASSERT_TRUE(l.ok()) << l.status().message();
+    loader_ = std::move(l.value()).release();
+  }
+  static void TearDownTestSuite() {
+    delete loader_;
+    loader_ = nullptr;
+  }
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_FAIL() << "BPF tests need root (run `ctest -L unit` without it)";
+    ASSERT_NE(loader_, nullptr);
+  }
+
+  // Runs the workload under `python` with `loop`; fills `obs`; returns counter deltas.
+  std::array<uint64_t, FQL_CNT_MAX> RunWorkload(const std::string& python,
+                                                const std::string& loop, int n, Observed* obs,
+                                                PythonTarget* target) {
+    std::array<uint64_t, FQL_CNT_MAX> delta{};
+    auto src = loader_->MakeEventSource();
+    EXPECT_NE(src, nullptr);
+    if (!src) return delta;
+    Decoder dec;
+    uint32_t pid = 0;
+    auto sink = [&](std::span<const uint8_t> rec) {
+      Event ev;
+      if (dec.Decode(rec, &ev) != DecodeError::kNone) {
+        ADD_FAILURE() << "undecodable record";
+        return;
+      }
+      if (auto* d = std::get_if<DataEvent>(&ev)) {
+        if (d->conn.tgid == pid) {
+          obs->data.push_back({d->conn.gen, d->ts_ns, d->py_ctx, d->dir, std::string(d->data)});
+        }
+      } else if (auto* c = std::get_if<ConnEvent>(&ev)) {
+        if (c->conn.tgid == pid && c->kind == ConnEvent::Kind::kOpen) {
+          obs->roles[c->conn.gen] = c->role;
+        }
+      } else if (auto* b = std::get_if<PyCtxEvent>(&ev)) {
+        if (b->tgid == pid) {
+          obs->births.push_back(*b);
+          obs->birth_tids.insert(b->tid);
+        }
+      }
+    };
+    auto drain = [&](int quiet_ms) {
+      for (;;) {
+        auto got = src->Poll(quiet_ms, sink);
+        if (!got.ok() || *got == 0) return;
+      }
+    };
+    drain(50);
+    Workload w;
+    if (!w.Start(python, loop, n) || !w.WaitLine("ready")) {
+      ADD_FAILURE() << python << " " << loop << ": workload did not start";
+      return delta;
+    }
+    pid = static_cast<uint32_t>(w.pid);
+    auto det = DetectPython(pid);
+    EXPECT_TRUE(det.ok()) << det.status().message();
+    if (!det.ok() || !det->has_value()) {
+      ADD_FAILURE() << python << ": not detected as Python";
+      return delta;
+    }
+    *target = **det;
+    const auto before = loader_->ReadCounters();
+    EXPECT_TRUE(loader_->Watch(pid).ok());
+    Status s = loader_->WatchPython(pid, *target);
+    EXPECT_TRUE(s.ok()) << s.message();
+    const auto state = loader_->PythonState();
+    EXPECT_GE(state.targets, 1u);
+    EXPECT_GE(state.probes.size(), 1u);
+    if (write(w.to, "go\n", 3) != 3) ADD_FAILURE() << "write go";
+    const bool done = w.WaitLine("done", 60000);
+    EXPECT_TRUE(done) << python << " " << loop;
+    EXPECT_EQ(w.Finish(), 0) << python << " " << loop;
+    drain(300);
+    const auto after = loader_->ReadCounters();
+    for (size_t i = 0; i < delta.size(); ++i) delta[i] = after[i] - before[i];
+    loader_->UnwatchPython(pid);
+    loader_->Unwatch(pid);
+    return delta;
+  }
+
+  // Checks everything the brief asks of a run; returns per-tag contexts for extra checks.
+  void CheckRun(const std::string& python, const std::string& loop, bool expect_read_chain) {
+    SCOPED_TRACE(python + " " + loop);
+    constexpr int kTasks = 20;
+    Observed obs;
+    PythonTarget t;
+    const auto delta = RunWorkload(python, loop, kTasks, &obs, &t);
+    if (HasFailure()) return;
+    std::fflush(stdout);
+    std::printf("[ %s %s ] %s\n", python.c_str(), loop.c_str(), t.ToString().c_str());
+
+    // Contexts per tag (egress of client sockets), and every client event has a context.
+    std::map<std::string, std::set<uint64_t>> ctx_of_tag;
+    std::map<std::string, uint64_t> first_ts;
+    std::map<uint64_t, std::string> tag_of_gen;
+    size_t client_events = 0, zero = 0, reads = 0;
+    for (const auto& d : obs.data) {
+      auto r = obs.roles.find(d.gen);
+      if (r == obs.roles.end() || r->second != ConnRole::kClient) continue;
+      ++client_events;
+      if (d.py_ctx == 0) ++zero;
+      if (d.dir == Direction::kIngress) {
+        ++reads;
+        continue;
+      }
+      size_t pos = 0;
+      while (pos < d.bytes.size()) {
+        const size_t colon = d.bytes.find(':', pos), semi = d.bytes.find(';', pos);
+        if (colon == std::string::npos || semi == std::string::npos) break;
+        const std::string tag = d.bytes.substr(pos, colon - pos);
+        ctx_of_tag[tag].insert(d.py_ctx);
+        if (!first_ts.count(tag)) first_ts[tag] = d.ts;
+        tag_of_gen[d.gen] = tag;
+        pos = semi + 1;
+      }
+    }
+    std::printf("  client data events %zu (reads %zu), py_ctx==0: %zu; tags %zu; births %zu "
+                "(threads %zu); counters: copy hits %lu, read fails %lu, tstate misses %lu\n",
+                client_events, reads, zero, ctx_of_tag.size(), obs.births.size(),
+                obs.birth_tids.size(), (unsigned long)delta[FQL_CNT_PY_COPY_HITS],
+                (unsigned long)delta[FQL_CNT_PY_CTX_READ_FAIL],
+                (unsigned long)delta[FQL_CNT_PY_TSTATE_MISS]);
+    // 20 T tags + 5 C + 10 G.
+    EXPECT_EQ(ctx_of_tag.size(), 35u);
+    EXPECT_GT(client_events, 35u * 3 * 2);
+    EXPECT_EQ(zero, 0u);
+    std::map<uint64_t, std::string> owner;
+    for (const auto& [tag, ctxs] : ctx_of_tag) {
+      EXPECT_EQ(ctxs.size(), 1u) << tag << " sent from several contexts";
+      const uint64_t c = *ctxs.begin();
+      EXPECT_NE(c, 0u) << tag;
+      auto [it, fresh] = owner.emplace(c, tag);
+      EXPECT_TRUE(fresh) << tag << " and " << it->second << " share context " << std::hex << c;
+    }
+
+    // Births: the birth of address a alive at time ts is its latest birth before ts
+    // (addresses are reused once a context is freed). A parent is looked up at its child's
+    // birth time, when it was certainly alive.
+    std::multimap<uint64_t, const PyCtxEvent*> by_child;
+    for (const auto& b : obs.births) by_child.emplace(b.child, &b);
+    auto birth_at = [&](uint64_t a, uint64_t ts) -> const PyCtxEvent* {
+      const PyCtxEvent* best = nullptr;
+      auto [lo, hi] = by_child.equal_range(a);
+      for (auto it = lo; it != hi; ++it) {
+        if (it->second->ts_ns <= ts && (!best || it->second->ts_ns > best->ts_ns)) best = it->second;
+      }
+      return best;
+    };
+    auto parent_at = [&](uint64_t a, uint64_t ts) -> std::optional<uint64_t> {
+      const PyCtxEvent* b = birth_at(a, ts);
+      if (!b) return std::nullopt;
+      return b->parent;
+    };
+    auto ctx = [&](const std::string& tag) {
+      auto it = ctx_of_tag.find(tag);
+      return it == ctx_of_tag.end() ? 0 : *it->second.begin();
+    };
+    std::set<uint64_t> main_ctx;
+    for (int i = 0; i < kTasks; ++i) {
+      char tag[16];
+      snprintf(tag, sizeof(tag), "T%03d", i);
+      auto p = parent_at(ctx(tag), first_ts[tag]);
+      EXPECT_TRUE(p.has_value()) << tag << ": no birth event";
+      if (p) main_ctx.insert(*p);
+      std::vector<std::string> kids;
+      if (i % 4 == 0) kids.push_back("C" + std::string(tag + 1));
+      if (i % 4 == 1) {
+        kids.push_back("G" + std::string(tag + 1) + "0");
+        kids.push_back("G" + std::string(tag + 1) + "1");
+      }
+      for (const std::string& k : kids) {
+        auto kp = parent_at(ctx(k), first_ts[k]);
+        ASSERT_TRUE(kp.has_value()) << k << ": no birth event";
+        EXPECT_EQ(*kp, ctx(tag)) << k << " was not born from " << tag;
+      }
+    }
+    EXPECT_EQ(main_ctx.size(), 1u) << "client tasks born from different contexts";
+    EXPECT_EQ(main_ctx.count(0), 0u);
+
+    // Reads run in the loop's reader callback: a context descending from the task's.
+    size_t chained = 0, unchained = 0;
+    for (const auto& d : obs.data) {
+      if (d.dir != Direction::kIngress || !tag_of_gen.count(d.gen)) continue;
+      const uint64_t want = ctx(tag_of_gen[d.gen]);
+      uint64_t a = d.py_ctx, ts = d.ts;
+      bool found = a == want;
+      for (int depth = 0; depth < 8 && !found && a; ++depth) {
+        const PyCtxEvent* b = birth_at(a, ts);
+        if (!b) break;
+        a = b->parent;
+        ts = b->ts_ns;
+        found = a == want;
+      }
+      (found ? chained : unchained)++;
+    }
+    std::printf("  reads attributed to their task through births: %zu, not: %zu\n", chained,
+                unchained);
+    std::fflush(stdout);
+    if (expect_read_chain) {
+      EXPECT_EQ(unchained, 0u);
+    }
+
+    EXPECT_EQ(delta[FQL_CNT_PY_CTX_READ_FAIL], 0u);
+    EXPECT_EQ(delta[FQL_CNT_PY_TSTATE_MISS], 0u);
+    EXPECT_EQ(delta[FQL_CNT_RINGBUF_FULL], 0u);
+    EXPECT_EQ(delta[FQL_CNT_PY_COPY_HITS], obs.births.size());
+    EXPECT_GE(obs.births.size(), 35u);
+  }
+
+  static Loader* loader_;
+};
+Loader* PythonCtxTest::loader_ = nullptr;
+
+TEST_F(PythonCtxTest, DetectsTheSystemPython) {
+  Workload w;
+  ASSERT_TRUE(w.Start(kSystemPython, "asyncio", 1));
+  ASSERT_TRUE(w.WaitLine("ready"));
+  auto det = DetectPython(static_cast<uint32_t>(w.pid));
+  ASSERT_TRUE(det.ok()) << det.status().message();
+  ASSERT_TRUE(det->has_value());
+  const PythonTarget& t = **det;
+  EXPECT_EQ(t.major, 3);
+  EXPECT_EQ(t.minor, 11);
+  EXPECT_EQ(t.version_source, "Py_Version");
+  EXPECT_EQ(t.load_bias, 0u);  // Debian's python3.11 is not PIE
+  int rc = 0;
+  const std::string nm = Shell("nm -D " + t.attach_path + " | awk '$3==\"_PyRuntime\"{print $1}'", &rc);
+  EXPECT_EQ(std::stoull(nm, nullptr, 16), t.runtime_addr);
+  EXPECT_EQ(write(w.to, "go\n", 3), 3);
+  EXPECT_TRUE(w.WaitLine("done"));
+}
+
+TEST_F(PythonCtxTest, AsyncioTasksOwnTheirSends) {
+  for (const std::string& py : Interpreters()) CheckRun(py, "asyncio", true);
+}
+
+TEST_F(PythonCtxTest, UnsupportedVersionIsAClearError) {
+  const char* home = getenv("HOME");
+  const fs::path root = fs::path(home ? home : "/root") / ".pyenv/versions";
+  std::error_code ec;
+  std::string py38;
+  for (const auto& d : fs::directory_iterator(root, ec)) {
+    if (d.path().filename().string().rfind("3.8.", 0) == 0) py38 = (d.path() / "bin/python3.8").string();
+  }
+  if (py38.empty()) GTEST_SKIP() << "no CPython 3.8 here";
+  Workload w;
+  ASSERT_TRUE(w.Start(py38, "asyncio", 1));
+  ASSERT_TRUE(w.WaitLine("ready"));
+  auto det = DetectPython(static_cast<uint32_t>(w.pid));
+  ASSERT_FALSE(det.ok());
+  EXPECT_NE(det.status().message().find("unsupported CPython version 3.8"), std::string::npos)
+      << det.status().message();
+  EXPECT_EQ(write(w.to, "go\n", 3), 3);
+  EXPECT_TRUE(w.WaitLine("done"));
+}
+
+TEST_F(PythonCtxTest, UvloopTasksOwnTheirSends) {
+  int rc = 0;
+  Shell(std::string(kSystemPython) + " -c 'import uvloop' 2>/dev/null", &rc);
+  if (rc != 0) GTEST_SKIP() << "python3-uvloop not installed";
+  CheckRun(kSystemPython, "uvloop", false);
+}
+
+}  // namespace
+}  // namespace fraiseql::loader
