@@ -5,9 +5,10 @@ argv: loop ("asyncio" | "uvloop"), number of client tasks.
 stdout: "ready" once the server listens; then waits for a line on stdin (the test has
 watched us), runs the clients, prints "done" and exits.
 
-Tags (8 bytes each, one per send): "T%04d:%d;" would vary in size, so every message is
-"<tag>:<k>;" with tag = T<i:03d> for client task i, C<i:03d> for the child task i spawns with
-asyncio.create_task (i % 4 == 0), G<i:03d><j> for the two children it gathers (i % 4 == 1).
+Every send is one message "<tag>:<k>;" with tag = T<i:03d> for client task i, C<i:03d> for
+the child task i spawns with asyncio.create_task (i % 4 == 0), G<i:03d><j> for the two
+children it gathers (i % 4 == 1). Every task object is kept alive until the end, so their
+contexts' addresses are never reused during the run.
 """
 import asyncio
 import sys
