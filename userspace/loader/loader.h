@@ -43,8 +43,7 @@ class Loader {
   Loader& operator=(const Loader&) = delete;
 
   // Adds/removes a process (TGID) to/from the kernel-side filter. Unwatch also drops the
-  // process's Python config (UnwatchPython) and
-  // process's tracked connections.
+  // process's tracked connections and its Python config (UnwatchPython).
   Status Watch(uint32_t tgid);
   Status Unwatch(uint32_t tgid);
   std::vector<uint32_t> Watched() const;
