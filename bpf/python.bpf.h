@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* CPython contexts, shared by capture.bpf.c (py_ctx on data events) and python.bpf.c (the
- * PyContext_CopyCurrent uretprobe): the per-TGID config userspace writes, a per-thread cache
+ * context-birth probes): the per-TGID config userspace writes, a per-thread cache
  * of PyThreadState addresses, and the read of the thread's current PyContext*.
  *
  * _PyRuntime (absolute address) -> interpreters.main -> threads.head -> walk next until the

@@ -153,6 +153,10 @@ Status Loader::Unwatch(uint32_t tgid) {
     return Status::Errno("Unwatch " + std::to_string(tgid), errno);
   }
   bpf_map__delete_elem(skel_->maps.fql_py_procs, &tgid, sizeof(tgid), 0);  // if Python
+  {
+    std::lock_guard<std::mutex> lock(python_mu_);
+    if (python_) python_->Detach(tgid);  // its per-process birth probes
+  }
   // Drop the process's connection entries (collect first: deleting while iterating
   // restarts the walk on some kernels).
   std::vector<ConnKey> doomed;
@@ -288,7 +292,7 @@ void Loader::DetachLibpq() {
   if (libpq_) libpq_->DetachAll();
 }
 
-Status Loader::WatchPython(uint32_t tgid, const PythonTarget& target) {
+Status Loader::WatchPython(uint32_t tgid, const PythonTarget& target, PyBirthHook hook) {
   if (tgid == 0 || tgid == static_cast<uint32_t>(getpid())) {
     return Status::Error("WatchPython: refusing tgid " + std::to_string(tgid));
   }
@@ -308,7 +312,7 @@ Status Loader::WatchPython(uint32_t tgid, const PythonTarget& target) {
                            BPF_ANY) != 0) {
     return Status::Errno("WatchPython " + std::to_string(tgid), errno);
   }
-  if (Status s = python_->Attach(target); !s.ok()) {
+  if (Status s = python_->Attach(tgid, target, hook); !s.ok()) {
     bpf_map__delete_elem(skel_->maps.fql_py_procs, &tgid, sizeof(tgid), 0);
     return s;
   }
@@ -317,6 +321,13 @@ Status Loader::WatchPython(uint32_t tgid, const PythonTarget& target) {
 
 void Loader::UnwatchPython(uint32_t tgid) {
   bpf_map__delete_elem(skel_->maps.fql_py_procs, &tgid, sizeof(tgid), 0);
+  std::lock_guard<std::mutex> lock(python_mu_);
+  if (python_) python_->Detach(tgid);
+}
+
+std::vector<uint64_t> Loader::PythonSiteHits() const {
+  std::lock_guard<std::mutex> lock(python_mu_);
+  return python_ ? python_->SiteHits() : std::vector<uint64_t>();
 }
 
 Loader::PythonStatus Loader::PythonState() const {

@@ -91,22 +91,36 @@ class Loader {
 
   // ---- CPython contexts (bpf/python.bpf.[ch]; docs/python-contexts.md) -------------------
   // Makes tgid a Python target: writes its fql_py_procs entry (so its data events carry
-  // py_ctx) and attaches the PyContext_CopyCurrent uretprobe to target.object_path's file
-  // unless that (dev, ino) already has it (uprobes are per file: one attachment serves every
-  // process mapping it; the probe traps in ALL of them, ~6 us per context copy here, and
-  // only configured tgids emit FQL_EV_PY_CTX). The BPF object is loaded on the first call.
-  // `target` comes from DetectPython(tgid). Data events still need Watch(tgid). The kernel
-  // copies the entry to forked children of tgid and drops it at exec and exit.
-  // Thread-safe.
-  Status WatchPython(uint32_t tgid, const PythonTarget& target);
-  // Drops tgid's entry (its events carry py_ctx 0 from now on); the uretprobe stays.
+  // py_ctx) and attaches its context-birth probe(s), per process (pid = tgid: other
+  // processes running the same python or _asyncio never trap). The BPF object is loaded on
+  // the first call. `target` comes from DetectPython(tgid) — or from DetectPython of the
+  // process tgid was forked from (same image). Data events still need Watch(tgid).
+  // Birth probe (PythonState().probes[].mode), with hook = kAuto:
+  //  - "task-uprobe": one plain uprobe per Task-creation call site of the C _asyncio
+  //    module (FindAsyncioTaskSites: the instruction after task_init's
+  //    `call PyContext_CopyCurrent@plt`): one trap per Task, none per Handle/call_soon;
+  //  - "uretprobe" fallback when the process maps no _asyncio*.so (asyncio not imported
+  //    yet, or built in) or no call site is found: PyContext_CopyCurrent%return, every
+  //    context copy (two traps). Calling WatchPython again later (e.g. once asyncio is
+  //    imported) upgrades the tgid to "task-uprobe".
+  // Forks: the kernel copies the fql_py_procs entry to forked children (dropped at exec and
+  // exit), but per-process uprobes do NOT follow a fork: call WatchPython(child, target)
+  // for each forked child (gunicorn/uvicorn workers) to get its births; until then the
+  // child's data events carry py_ctx but its Tasks have no birth event.
+  // Calling it again for an attached tgid in the same mode is a cheap no-op. Thread-safe.
+  Status WatchPython(uint32_t tgid, const PythonTarget& target,
+                     PyBirthHook hook = PyBirthHook::kAuto);
+  // Drops tgid's entry (its events carry py_ctx 0 from now on) and detaches its probes.
   void UnwatchPython(uint32_t tgid);
   struct PythonStatus {
     size_t targets = 0;                  // fql_py_procs entries (incl. forked children)
-    std::vector<PythonProbeFile> probes; // files with the uretprobe attached
+    std::vector<PythonProbeFile> probes; // one per attached tgid
   };
   PythonStatus PythonState() const;
-  // Detaches every PyContext_CopyCurrent uretprobe (a later WatchPython re-attaches).
+  // Hits per _asyncio call-site index (bpf cookie = index into AsyncioSites::all), summed
+  // over every watched process since load (diagnostics; empty before the first WatchPython).
+  std::vector<uint64_t> PythonSiteHits() const;
+  // Detaches every birth probe (a later WatchPython re-attaches).
   void DetachPython();
 
  private:

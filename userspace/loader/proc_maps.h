@@ -61,4 +61,43 @@ StatusOr<ElfImage> ParseElf(std::string_view img, const std::vector<std::string>
 // segment holding the mapping's file offset gives vaddr(offset). 0 for non-PIE executables.
 std::optional<uint64_t> LoadBias(const ElfImage& elf, const MapsEntry& mapping);
 
+// ---- code scanning (python_probes: the _asyncio Task birth site) -------------------------
+
+struct ElfSection {
+  std::string name;
+  uint32_t type = 0;
+  uint64_t flags = 0, addr = 0, offset = 0, size = 0, entsize = 0;
+  uint32_t link = 0;
+};
+// Section headers with their names (empty when the image has none).
+std::vector<ElfSection> ElfSections(std::string_view img);
+
+// A call to an imported function: `call rel32` to its PLT stub (.plt / .plt.sec: the stub
+// whose `jmp *GOT(%rip)` reads the symbol's JUMP_SLOT), or `call *GOT(%rip)` (-fno-plt,
+// GLOB_DAT slot). Found by byte pattern in executable sections (x86-64 only).
+struct ImportCall {
+  uint64_t call_vaddr = 0;    // the call instruction
+  uint64_t return_vaddr = 0;  // the instruction after it (where the result is in rax)
+  bool indirect = false;      // `call *GOT(%rip)` (-fno-plt)
+};
+struct ImportCalls {
+  uint64_t got_slot = 0;      // 0: the image does not import `symbol` through a GOT slot
+  uint64_t plt_stub = 0;      // 0: no PLT stub (only -fno-plt calls possible)
+  std::vector<ImportCall> calls;
+  size_t tail_jumps = 0;      // `jmp rel32` to the stub: no return point, not reported
+};
+StatusOr<ImportCalls> FindImportCalls(std::string_view img, std::string_view symbol);
+
+// Start addresses of the functions described by .eh_frame_hdr's search table (sorted;
+// empty when there is no table in a supported encoding). Covers stripped objects.
+std::vector<uint64_t> EhFrameFunctionStarts(std::string_view img);
+
+// R_X86_64_RELATIVE relocations of .rela.dyn: r_offset -> r_addend (pointers in data that
+// the dynamic loader fixes up: how a shared object's method tables point at names/code).
+std::map<uint64_t, uint64_t> RelativeRelocations(std::string_view img);
+
+// Virtual addresses of every occurrence of the NUL-terminated string `s` in allocated
+// non-executable sections (a string may be the tail of a longer one).
+std::vector<uint64_t> FindCString(std::string_view img, std::string_view s);
+
 }  // namespace fraiseql::loader

@@ -3,14 +3,17 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "python.skel.h"
@@ -228,6 +231,119 @@ StatusOr<std::optional<PythonTarget>> DetectPython(uint32_t pid) {
   return std::optional<PythonTarget>();
 }
 
+// ---- _asyncio Task birth sites -----------------------------------------------------------
+
+namespace {
+
+// [start, end) of the function starting at `f` (next .eh_frame_hdr start); nullopt when `f`
+// is not a described function start.
+std::optional<std::pair<uint64_t, uint64_t>> Extent(const std::vector<uint64_t>& starts,
+                                                    uint64_t f) {
+  auto it = std::lower_bound(starts.begin(), starts.end(), f);
+  if (it == starts.end() || *it != f) return std::nullopt;
+  auto next = std::upper_bound(starts.begin(), starts.end(), f);
+  if (next == starts.end()) return std::nullopt;
+  return std::make_pair(f, *next);
+}
+
+}  // namespace
+
+StatusOr<AsyncioSites> AsyncioSitesFromImage(std::string_view img) {
+  auto elf = ParseElf(img, {});
+  if (!elf.ok()) return elf.status();
+  auto calls = FindImportCalls(img, "PyContext_CopyCurrent");
+  if (!calls.ok()) return calls.status();
+  if (calls->calls.empty()) {
+    return Status::Error(calls->got_slot == 0
+                             ? "does not import PyContext_CopyCurrent"
+                             : "no call to PyContext_CopyCurrent found");
+  }
+  AsyncioSites out;
+  out.tail_jumps = calls->tail_jumps;
+  std::vector<uint64_t> all_vaddr;
+  for (const ImportCall& c : calls->calls) {
+    auto off = elf->FileOffset(c.return_vaddr);
+    if (!off) return Status::Error("call site outside the file's loaded bytes");
+    out.all.push_back(*off);
+    all_vaddr.push_back(c.call_vaddr);
+  }
+  // Future.add_done_callback: PyMethodDef {ml_name, ml_meth, ...} whose ml_name points at
+  // "add_done_callback" (both pointers are RELATIVE relocations in a shared object).
+  const std::vector<uint64_t> names = FindCString(img, "add_done_callback");
+  const std::map<uint64_t, uint64_t> rel = RelativeRelocations(img);
+  const std::vector<uint64_t> starts = EhFrameFunctionStarts(img);
+  std::set<uint64_t> meths;
+  for (const auto& [where, value] : rel) {
+    if (std::find(names.begin(), names.end(), value) == names.end()) continue;
+    auto m = rel.find(where + 8);
+    if (m != rel.end()) meths.insert(m->second);
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (uint64_t f : meths) {
+    auto ext = Extent(starts, f);
+    if (!ext) continue;
+    ranges.push_back(*ext);
+    // Functions it calls directly (an _impl the compiler did not inline): `call rel32`
+    // whose target is exactly a described function start.
+    auto lo = elf->FileOffset(ext->first), hi = elf->FileOffset(ext->second - 1);
+    if (!lo || !hi || *hi + 1 > img.size()) continue;
+    for (uint64_t o = *lo; o + 5 <= *hi + 1; ++o) {
+      if (static_cast<uint8_t>(img[o]) != 0xe8) continue;
+      int32_t d;
+      std::memcpy(&d, img.data() + o + 1, 4);
+      const uint64_t target = ext->first + (o - *lo) + 5 + static_cast<int64_t>(d);
+      if (target == f) continue;
+      if (auto callee = Extent(starts, target)) ranges.push_back(*callee);
+    }
+  }
+  for (size_t i = 0; i < all_vaddr.size(); ++i) {
+    bool in = false;
+    for (const auto& [a, b] : ranges) in = in || (all_vaddr[i] >= a && all_vaddr[i] < b);
+    (in ? out.excluded : out.task).push_back(out.all[i]);
+  }
+  if (meths.empty() || ranges.empty()) {
+    out.task = out.all;
+    out.excluded.clear();
+    out.rule = fmt::format("all {} call sites (no add_done_callback method table/extent found)",
+                           out.all.size());
+  } else if (out.task.empty()) {
+    out.task = out.all;
+    out.excluded.clear();
+    out.rule = fmt::format("all {} call sites (every one is inside add_done_callback?)",
+                           out.all.size());
+  } else {
+    out.rule = fmt::format("{} of {} call sites ({} inside Future.add_done_callback excluded)",
+                           out.task.size(), out.all.size(), out.excluded.size());
+  }
+  return out;
+}
+
+StatusOr<std::optional<AsyncioSites>> FindAsyncioTaskSites(uint32_t pid) {
+  const std::string proc = "/proc/" + std::to_string(pid);
+  std::string maps_text;
+  if (!ReadWholeFile(proc + "/maps", &maps_text)) {
+    return Status::Errno("FindAsyncioTaskSites: read " + proc + "/maps", errno);
+  }
+  for (const MapsEntry& m : ParseMaps(maps_text)) {
+    const std::string_view b = Basename(m.path);
+    if (b.substr(0, 9) != "_asyncio." || b.find(".so") == std::string_view::npos) continue;
+    auto file = ResolveMappedFile(pid, m.path, m.range, m.inode, m.deleted);
+    if (!file.ok()) return file.status();
+    std::string img;
+    if (!ReadWholeFile(file->attach_path, &img)) {
+      return Status::Errno("read " + file->attach_path, errno);
+    }
+    auto sites = AsyncioSitesFromImage(img);
+    if (!sites.ok()) return Status::Error(m.path + ": " + sites.status().message());
+    sites->path = m.path;
+    sites->attach_path = file->attach_path;
+    sites->dev = file->dev;
+    sites->ino = file->ino;
+    return std::optional<AsyncioSites>(std::move(sites.value()));
+  }
+  return std::optional<AsyncioSites>();
+}
+
 // ---- PythonProbes ------------------------------------------------------------------------
 
 StatusOr<std::unique_ptr<PythonProbes>> PythonProbes::Load(const SharedMaps& maps) {
@@ -261,16 +377,29 @@ PythonProbes::~PythonProbes() {
   python_bpf__destroy(skel_);  // NULL-safe
 }
 
+void PythonProbes::Destroy(Attachment* a) {
+  for (bpf_link* l : a->links) bpf_link__destroy(l);
+  a->links.clear();
+}
+
 void PythonProbes::DetachAll() {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [key, f] : files_) bpf_link__destroy(f.second);
-  files_.clear();
+  for (auto& [tgid, a] : procs_) Destroy(&a);
+  procs_.clear();
+}
+
+void PythonProbes::Detach(uint32_t tgid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = procs_.find(tgid);
+  if (it == procs_.end()) return;
+  Destroy(&it->second);
+  procs_.erase(it);
 }
 
 std::vector<PythonProbeFile> PythonProbes::Files() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<PythonProbeFile> out;
-  for (const auto& [key, f] : files_) out.push_back(f.first);
+  for (const auto& [tgid, a] : procs_) out.push_back(a.info);
   return out;
 }
 
@@ -283,23 +412,155 @@ std::vector<std::pair<std::string, int>> PythonProbes::Programs() const {
   return out;
 }
 
-Status PythonProbes::Attach(const PythonTarget& t) {
-  std::lock_guard<std::mutex> lock(mu_);
-  const std::pair<uint64_t, uint64_t> key{t.dev, t.ino};
-  if (files_.count(key) != 0) return Status::Ok();
+std::vector<uint64_t> PythonProbes::SiteHits() const {
+  const int ncpu = libbpf_num_possible_cpus();
+  const uint32_t n = bpf_map__max_entries(skel_->maps.fql_py_site_hits);
+  std::vector<uint64_t> out(n, 0);
+  if (ncpu <= 0) return out;
+  std::vector<uint64_t> per(static_cast<size_t>(ncpu));
+  for (uint32_t k = 0; k < n; ++k) {
+    if (bpf_map__lookup_elem(skel_->maps.fql_py_site_hits, &k, sizeof(k), per.data(),
+                             per.size() * sizeof(uint64_t), 0) != 0) {
+      continue;
+    }
+    for (uint64_t v : per) out[k] += v;
+  }
+  return out;
+}
+
+namespace {
+
+// Attaches per process (pid = tgid: the kernel installs the breakpoint only in that mm);
+// if the kernel refuses, per file (pid -1). *per_pid says which.
+bpf_link* AttachUprobe(const bpf_program* prog, uint32_t tgid, const std::string& path,
+                       uint64_t offset, bool retprobe, uint64_t cookie, bool* per_pid) {
   LIBBPF_OPTS(bpf_uprobe_opts, opts);
-  opts.retprobe = true;
-  bpf_link* link = bpf_program__attach_uprobe_opts(skel_->progs.fql_py_copy_ret, -1,
-                                                   t.attach_path.c_str(),
-                                                   t.copy_current_offset, &opts);
-  if (link == nullptr) {
+  opts.retprobe = retprobe;
+  opts.bpf_cookie = cookie;
+  bpf_link* l = bpf_program__attach_uprobe_opts(prog, static_cast<int>(tgid), path.c_str(),
+                                                offset, &opts);
+  if (l != nullptr) {
+    *per_pid = true;
+    return l;
+  }
+  const int err = errno;
+  l = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), offset, &opts);
+  if (l != nullptr) {
+    spdlog::warn("python: per-process uprobe refused for {} ({}): attached per file", tgid,
+                 std::strerror(err));
+    *per_pid = false;
+  } else {
+    errno = err;
+  }
+  return l;
+}
+
+}  // namespace
+
+Status PythonProbes::AttachTaskSites(uint32_t tgid, const AsyncioSites& sites, bool all,
+                                     Attachment* a) {
+  const std::vector<uint64_t>& offs = all ? sites.all : sites.task;
+  a->info = PythonProbeFile{};
+  a->info.path = sites.path;
+  a->info.dev = sites.dev;
+  a->info.ino = sites.ino;
+  a->info.tgid = tgid;
+  a->info.mode = "task-uprobe";
+  a->info.rule = all ? fmt::format("all {} call sites (forced)", sites.all.size()) : sites.rule;
+  for (uint64_t off : offs) {
+    const size_t idx = static_cast<size_t>(
+        std::find(sites.all.begin(), sites.all.end(), off) - sites.all.begin());
+    bool per_pid = true;
+    bpf_link* l = AttachUprobe(skel_->progs.fql_py_task_birth, tgid, sites.attach_path, off,
+                               false, idx, &per_pid);
+    if (l == nullptr) {
+      const int err = errno;
+      Destroy(a);
+      return Status::Errno(fmt::format("python: attach uprobe {}+{:#x}", sites.path, off), err);
+    }
+    a->links.push_back(l);
+    a->info.offsets.push_back(off);
+    a->info.site_index.push_back(static_cast<uint32_t>(idx));
+    a->info.per_pid = a->info.per_pid && per_pid;
+  }
+  a->info.offset = offs.empty() ? 0 : offs[0];
+  return Status::Ok();
+}
+
+Status PythonProbes::AttachCopyReturn(uint32_t tgid, const PythonTarget& t,
+                                      const std::string& why, Attachment* a) {
+  // `t` may describe another process of the same image (a forked worker's parent): open
+  // the file through tgid when that is the same inode.
+  std::string path = t.attach_path;
+  const std::string own = "/proc/" + std::to_string(tgid) + "/root" + t.object_path;
+  struct stat st {};
+  if (stat(own.c_str(), &st) == 0 && st.st_ino == t.ino) path = own;
+  a->info = PythonProbeFile{};
+  a->info.path = t.object_path;
+  a->info.dev = t.dev;
+  a->info.ino = t.ino;
+  a->info.tgid = tgid;
+  a->info.mode = "uretprobe";
+  a->info.rule = why;
+  bool per_pid = true;
+  bpf_link* l = AttachUprobe(skel_->progs.fql_py_copy_ret, tgid, path, t.copy_current_offset,
+                             true, 0, &per_pid);
+  if (l == nullptr) {
     return Status::Errno("python: attach PyContext_CopyCurrent%return in " + t.object_path,
                          errno);
   }
-  PythonProbeFile f{t.object_path, t.dev, t.ino, t.copy_current_offset, t.pid};
-  spdlog::info("python: uretprobe on PyContext_CopyCurrent in {} (dev {}:{} ino {}) via {}",
-               t.object_path, major(t.dev), minor(t.dev), t.ino, t.pid);
-  files_[key] = {std::move(f), link};
+  a->links.push_back(l);
+  a->info.offset = t.copy_current_offset;
+  a->info.offsets = {t.copy_current_offset};
+  a->info.per_pid = per_pid;
+  return Status::Ok();
+}
+
+Status PythonProbes::Attach(uint32_t tgid, const PythonTarget& t, PyBirthHook hook) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto cur = procs_.find(tgid);
+  std::optional<AsyncioSites> sites;
+  std::string why;
+  if (hook == PyBirthHook::kCopyCurrentReturn) {
+    why = "forced";
+  } else {
+    auto found = FindAsyncioTaskSites(tgid);
+    if (!found.ok()) {
+      why = found.status().message();
+    } else if (!found->has_value()) {
+      why = "no _asyncio shared object mapped (asyncio not imported yet, or built in)";
+    } else {
+      sites = std::move(found->value());
+    }
+  }
+  const std::string want_mode = sites ? "task-uprobe" : "uretprobe";
+  if (cur != procs_.end() && cur->second.info.mode == want_mode &&
+      (!sites || (cur->second.info.dev == sites->dev && cur->second.info.ino == sites->ino &&
+                  cur->second.info.offsets ==
+                      (hook == PyBirthHook::kAsyncioAllSites ? sites->all : sites->task)))) {
+    return Status::Ok();
+  }
+  Attachment a;
+  Status s = sites ? AttachTaskSites(tgid, *sites, hook == PyBirthHook::kAsyncioAllSites, &a)
+                   : AttachCopyReturn(tgid, t, why, &a);
+  if (!s.ok()) return s;
+  if (cur != procs_.end()) {  // replace (upgrade) only once the new probes are in
+    Destroy(&cur->second);
+    procs_.erase(cur);
+  }
+  if (sites) {
+    spdlog::info("python: pid {} births from _asyncio Task creation: uprobe{} at {} in {} "
+                 "(dev {}:{} ino {}, {}){}",
+                 tgid, a.links.size() == 1 ? "" : "s",
+                 fmt::format("{:#x}", fmt::join(a.info.offsets, ",")), sites->path,
+                 major(sites->dev), minor(sites->dev), sites->ino, a.info.rule,
+                 a.info.per_pid ? "" : " [per file]");
+  } else {
+    spdlog::info("python: pid {} births from a uretprobe on PyContext_CopyCurrent in {} "
+                 "(every context copy; {}){}",
+                 tgid, t.object_path, why, a.info.per_pid ? "" : " [per file]");
+  }
+  procs_[tgid] = std::move(a);
   return Status::Ok();
 }
 

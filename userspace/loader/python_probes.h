@@ -1,6 +1,7 @@
 // CPython contexts (bpf/python.bpf.h, bpf/python.bpf.c): finding the interpreter in a process
 // (DetectPython: pure helpers + /proc reads, no privileges beyond reading /proc/PID), the
-// per-version struct offsets, and the PyContext_CopyCurrent uretprobe attached once per file.
+// per-version struct offsets, the _asyncio Task birth site (FindAsyncioTaskSites), and the
+// birth probes attached per process (PythonProbes).
 // Owned by Loader (loader.h has the public API). See docs/python-contexts.md.
 #pragma once
 
@@ -69,12 +70,50 @@ struct PythonTarget {
 // with the table (or free-threaded).
 StatusOr<std::optional<PythonTarget>> DetectPython(uint32_t pid);
 
-// What Loader::PythonStatus reports.
-struct PythonProbeFile {
-  std::string path;           // as mapped in the process it was attached through
+// Where the C _asyncio module creates Task contexts: the instructions right after its calls
+// to PyContext_CopyCurrent (through the PLT, or `call *GOT` with -fno-plt). At such a point
+// rax is the new context and the thread's current context its parent.
+// Rule (docs/python-contexts.md): every call site, minus those inside the functions that
+// implement Future.add_done_callback (found from the module's PyMethodDef tables: the
+// "add_done_callback" entry's ml_meth, its .eh_frame_hdr extent, and the functions it calls
+// directly). What is left is the Task initializer's copy (task_init: context=None). When
+// nothing can be excluded (no method table / unwind table found) every site is kept: the
+// extra sites only cost traps, and their births are genuine context births.
+struct AsyncioSites {
+  std::string path;                // mapped path of _asyncio*.so
+  std::string attach_path;         // how it is opened from here
   uint64_t dev = 0, ino = 0;
-  uint64_t offset = 0;        // file offset of PyContext_CopyCurrent
-  uint32_t tgid = 0;          // the process it was attached through
+  std::vector<uint64_t> all;       // file offsets (return points) of every call site
+  std::vector<uint64_t> excluded;  // subset inside Future.add_done_callback
+  std::vector<uint64_t> task;      // attached: all - excluded (all if that would be empty)
+  size_t tail_jumps = 0;           // `jmp PyContext_CopyCurrent@plt`: no return point
+  std::string rule;                // how `task` was chosen (logged)
+};
+// From an image of the module (pure). Error: no call to PyContext_CopyCurrent found.
+StatusOr<AsyncioSites> AsyncioSitesFromImage(std::string_view img);
+// From /proc/PID/maps: nullopt when the process maps no _asyncio*.so (asyncio not imported
+// yet, or _asyncio built into the interpreter).
+StatusOr<std::optional<AsyncioSites>> FindAsyncioTaskSites(uint32_t pid);
+
+// Which probe reports births.
+enum class PyBirthHook {
+  kAuto,               // _asyncio Task sites when found, else kCopyCurrentReturn
+  kAsyncioAllSites,    // every _asyncio call site, no exclusion (diagnostics/tests)
+  kCopyCurrentReturn,  // uretprobe on PyContext_CopyCurrent: every copy (the old hook)
+};
+
+// What Loader::PythonStatus reports: one entry per attached process (or shared file).
+struct PythonProbeFile {
+  std::string path;           // probed file as mapped in `tgid` (_asyncio*.so or python)
+  uint64_t dev = 0, ino = 0;
+  uint64_t offset = 0;        // first probed file offset
+  uint32_t tgid = 0;          // the process it was attached for
+  std::string mode;           // "task-uprobe" (_asyncio call sites) or "uretprobe"
+  std::vector<uint64_t> offsets;      // every probed file offset
+  std::vector<uint32_t> site_index;   // their bpf cookies (index into AsyncioSites::all)
+  bool per_pid = true;        // attached with pid = tgid; false: pid -1 (every process
+                              // mapping the file traps)
+  std::string rule;           // AsyncioSites::rule, or why the fallback was used
 };
 
 class PythonProbes {
@@ -88,17 +127,31 @@ class PythonProbes {
   PythonProbes(const PythonProbes&) = delete;
   PythonProbes& operator=(const PythonProbes&) = delete;
 
-  // Attaches the uretprobe to target's file unless that (dev, ino) already has it.
-  Status Attach(const PythonTarget& target);
+  // Attaches tgid's birth probe(s) (per process: pid = tgid, so other processes running the
+  // same files never trap). Already attached in the same mode: no-op. A tgid attached in
+  // the uretprobe fallback is upgraded once its _asyncio is found. `target` may come from
+  // another process of the same image (a forked worker's parent).
+  Status Attach(uint32_t tgid, const PythonTarget& target, PyBirthHook hook);
+  void Detach(uint32_t tgid);
   void DetachAll();
   std::vector<PythonProbeFile> Files() const;
   std::vector<std::pair<std::string, int>> Programs() const;
+  // fql_py_site_hits: hits per call-site index (all processes, since load).
+  std::vector<uint64_t> SiteHits() const;
 
  private:
   PythonProbes() = default;
+  struct Attachment {
+    PythonProbeFile info;
+    std::vector<bpf_link*> links;
+  };
+  Status AttachTaskSites(uint32_t tgid, const AsyncioSites& sites, bool all, Attachment* a);
+  Status AttachCopyReturn(uint32_t tgid, const PythonTarget& t, const std::string& why,
+                          Attachment* a);
+  static void Destroy(Attachment* a);
   mutable std::mutex mu_;
   python_bpf* skel_ = nullptr;
-  std::map<std::pair<uint64_t, uint64_t>, std::pair<PythonProbeFile, bpf_link*>> files_;
+  std::map<uint32_t, Attachment> procs_;
 };
 
 }  // namespace fraiseql::loader
