@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -246,6 +247,71 @@ std::optional<std::pair<uint64_t, uint64_t>> Extent(const std::vector<uint64_t>&
   return std::make_pair(f, *next);
 }
 
+// From the return point `ret` (vaddr) of a call whose result is in rax, walks at most 3
+// instructions of a small whitelist that leave rax alone (REX? + 89/8b/85/39/3b with a ModRM
+// operand: mov/test/cmp) to the first jcc (0x70-0x7f rel8, 0x0f 0x80-0x8f rel32), which
+// x86 uprobes emulate instead of single-stepping. rax still holds the call's result there on
+// both outcomes. Refused (returns `ret`) if anything else comes first, or if any direct
+// branch in the executable sections (byte scan: conservative) targets an instruction after
+// `ret` up to the jcc (another path could arrive there with another rax).
+uint64_t SlideToEmulated(std::string_view img, const ElfImage& elf, uint64_t ret) {
+  std::vector<uint64_t> starts;  // instruction starts after ret, up to the jcc
+  uint64_t at = ret;
+  for (int n = 0; n < 4; ++n) {
+    auto off = elf.FileOffset(at);
+    if (!off || *off + 16 > img.size()) return ret;
+    const auto* b = reinterpret_cast<const uint8_t*>(img.data() + *off);
+    size_t i = 0;
+    uint8_t rex = 0;
+    if ((b[0] & 0xf0) == 0x40) rex = b[i++];
+    const uint8_t op = b[i++];
+    if (rex == 0 && ((op >= 0x70 && op <= 0x7f) || (op == 0x0f && b[i] >= 0x80 && b[i] <= 0x8f))) {
+      if (at == ret) return ret;  // already emulated
+      break;
+    }
+    if (op != 0x89 && op != 0x8b && op != 0x85 && op != 0x39 && op != 0x3b) return ret;
+    const uint8_t modrm = b[i++];
+    const uint8_t mod = modrm >> 6, reg = (modrm >> 3) & 7, rm = modrm & 7;
+    if (op == 0x89 && mod == 3 && rm == 0 && !(rex & 1)) return ret;  // writes rax
+    if (op == 0x8b && reg == 0 && !(rex & 4)) return ret;              // writes rax
+    if (mod != 3 && rm == 4) {
+      const uint8_t sib = b[i++];
+      if (mod == 0 && (sib & 7) == 5) i += 4;
+    }
+    if (mod == 1) i += 1;
+    if (mod == 2 || (mod == 0 && rm == 5)) i += 4;
+    at += i;
+    starts.push_back(at);
+    if (n == 3) return ret;
+  }
+  if (starts.empty()) return ret;
+  for (const ElfSection& s : ElfSections(img)) {
+    if (!(s.flags & SHF_EXECINSTR) || s.type == SHT_NOBITS || s.offset + s.size > img.size()) {
+      continue;
+    }
+    const auto* b = reinterpret_cast<const uint8_t*>(img.data() + s.offset);
+    for (uint64_t k = 0; k + 2 <= s.size; ++k) {
+      std::vector<uint64_t> targets;
+      if (b[k] == 0xeb || (b[k] >= 0x70 && b[k] <= 0x7f)) {
+        targets.push_back(s.addr + k + 2 + static_cast<int8_t>(b[k + 1]));
+      }
+      int32_t d;
+      if ((b[k] == 0xe8 || b[k] == 0xe9) && k + 5 <= s.size) {
+        std::memcpy(&d, b + k + 1, 4);
+        targets.push_back(s.addr + k + 5 + static_cast<int64_t>(d));
+      }
+      if (b[k] == 0x0f && b[k + 1] >= 0x80 && b[k + 1] <= 0x8f && k + 6 <= s.size) {
+        std::memcpy(&d, b + k + 2, 4);
+        targets.push_back(s.addr + k + 6 + static_cast<int64_t>(d));
+      }
+      for (uint64_t t : targets) {
+        if (std::find(starts.begin(), starts.end(), t) != starts.end()) return ret;
+      }
+    }
+  }
+  return at;
+}
+
 }  // namespace
 
 StatusOr<AsyncioSites> AsyncioSitesFromImage(std::string_view img) {
@@ -315,6 +381,15 @@ StatusOr<AsyncioSites> AsyncioSitesFromImage(std::string_view img) {
     out.rule = fmt::format("{} of {} call sites ({} inside Future.add_done_callback excluded)",
                            out.task.size(), out.all.size(), out.excluded.size());
   }
+  size_t slid = 0;
+  for (size_t i = 0; i < out.all.size(); ++i) {
+    const uint64_t ret = calls->calls[i].return_vaddr;
+    const uint64_t at = SlideToEmulated(img, *elf, ret);
+    auto off = elf->FileOffset(at);
+    out.probe_at.push_back(off ? *off : out.all[i]);
+    slid += at != ret;
+  }
+  out.rule += fmt::format("; {} probe(s) moved to an emulated jcc", slid);
   return out;
 }
 
@@ -471,15 +546,16 @@ Status PythonProbes::AttachTaskSites(uint32_t tgid, const AsyncioSites& sites, b
     const size_t idx = static_cast<size_t>(
         std::find(sites.all.begin(), sites.all.end(), off) - sites.all.begin());
     bool per_pid = true;
-    bpf_link* l = AttachUprobe(skel_->progs.fql_py_task_birth, tgid, sites.attach_path, off,
+    const uint64_t at = idx < sites.probe_at.size() ? sites.probe_at[idx] : off;
+    bpf_link* l = AttachUprobe(skel_->progs.fql_py_task_birth, tgid, sites.attach_path, at,
                                false, idx, &per_pid);
     if (l == nullptr) {
       const int err = errno;
       Destroy(a);
-      return Status::Errno(fmt::format("python: attach uprobe {}+{:#x}", sites.path, off), err);
+      return Status::Errno(fmt::format("python: attach uprobe {}+{:#x}", sites.path, at), err);
     }
     a->links.push_back(l);
-    a->info.offsets.push_back(off);
+    a->info.offsets.push_back(at);
     a->info.site_index.push_back(static_cast<uint32_t>(idx));
     a->info.per_pid = a->info.per_pid && per_pid;
   }
@@ -534,10 +610,17 @@ Status PythonProbes::Attach(uint32_t tgid, const PythonTarget& t, PyBirthHook ho
     }
   }
   const std::string want_mode = sites ? "task-uprobe" : "uretprobe";
+  std::vector<uint64_t> want_offsets;
+  if (sites) {
+    for (uint64_t o : hook == PyBirthHook::kAsyncioAllSites ? sites->all : sites->task) {
+      const size_t i = static_cast<size_t>(std::find(sites->all.begin(), sites->all.end(), o) -
+                                           sites->all.begin());
+      want_offsets.push_back(sites->probe_at[i]);
+    }
+  }
   if (cur != procs_.end() && cur->second.info.mode == want_mode &&
       (!sites || (cur->second.info.dev == sites->dev && cur->second.info.ino == sites->ino &&
-                  cur->second.info.offsets ==
-                      (hook == PyBirthHook::kAsyncioAllSites ? sites->all : sites->task)))) {
+                  cur->second.info.offsets == want_offsets))) {
     return Status::Ok();
   }
   Attachment a;

@@ -86,6 +86,12 @@ struct AsyncioSites {
   std::vector<uint64_t> all;       // file offsets (return points) of every call site
   std::vector<uint64_t> excluded;  // subset inside Future.add_done_callback
   std::vector<uint64_t> task;      // attached: all - excluded (all if that would be empty)
+  // Where each site's probe goes (parallel to `all`): the return point, or the first
+  // instruction the kernel EMULATES (a jcc) reached from it through at most 3 plain
+  // instructions that do not write rax and are no branch target (see SlideToEmulated in
+  // python_probes.cc): an emulated probe is one trap, a single-stepped one (`mov %rax,m`
+  // at task_init's return point) an int3 + a debug trap, ~4x the cost here.
+  std::vector<uint64_t> probe_at;
   size_t tail_jumps = 0;           // `jmp PyContext_CopyCurrent@plt`: no return point
   std::string rule;                // how `task` was chosen (logged)
 };
