@@ -23,6 +23,8 @@ Per DB-backed request the wire shows (psycopg, autocommit connection + explicit 
 where <data query> is `SELECT data FROM v_user ...` / `SELECT data FROM v_item WHERE id = $1`
 or, for the createUser mutation, `SELECT * FROM app.fn_create_user($1::jsonb)`.
 
+Every route runs behind a Starlette BaseHTTPMiddleware (`@app.middleware("http")`), as in FraiseQL.
+
 Routes:
     POST /graphql       {"query", "operationName", "variables"} -> {"data": ...}
     GET  /health        no I/O, 200
@@ -60,6 +62,16 @@ if CACHE_MODE not in ("always", "readthrough"):
 
 app = FastAPI(title="fraiseql-demo")
 _state: dict[str, Any] = {}
+
+
+# FraiseQL apps add Starlette BaseHTTPMiddleware (timing, security headers): the endpoint then
+# runs in a child task and the middleware's task writes the response — the shape request
+# attribution must handle.
+@app.middleware("http")
+async def _timing(request: Request, call_next):
+    response = await call_next(request)
+    response.headers["X-Demo-Handled"] = "1"
+    return response
 
 
 class DemoError(Exception):

@@ -74,6 +74,23 @@ int main(int argc, char** argv) {
                   "connections are TLS, on = every Python target, off")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
+  run->add_option("--python-contexts", opts.python_contexts,
+                  "Attribute DB/Redis calls to requests under asyncio through Python contexts: "
+                  "auto/on = for CPython targets (a uretprobe per context created), off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  run->add_option("--request-log", opts.request_log,
+                  "One JSON line per answered request (ids, GraphQL operations, attributed "
+                  "calls; normalized SQL, no values): '-' stdout, a file path, '' off")
+      ->capture_default_str();
+  run->add_option("--max-operations", opts.max_operations,
+                  "GraphQL operation_name values per service before 'other'")
+      ->check(CLI::Range(size_t{1}, size_t{100000}))
+      ->capture_default_str();
+  run->add_option("--n-plus-one", opts.n_plus_one,
+                  "A normalized statement run at least this often in one request is an N+1")
+      ->check(CLI::Range(2u, 100000u))
+      ->capture_default_str();
   run->add_option("--cache-table", opts.cache_table,
                   "FraiseQL's PostgreSQL cache table (hits/misses from its statements)")
       ->capture_default_str();

@@ -45,14 +45,17 @@ constexpr KernelCounterMetric kKernelCounters[] = {
     {FQL_CNT_SENDMMSG, "counted_syscalls", "sendmmsg"},
     {FQL_CNT_RECVMMSG, "counted_syscalls", "recvmmsg"},
     {FQL_CNT_SENDFILE, "counted_syscalls", "sendfile"},
+    {FQL_CNT_PY_CTX_READ_FAIL, "python", "context_read_fault"},
+    {FQL_CNT_PY_TSTATE_MISS, "python", "thread_state_missing"},
+    {FQL_CNT_PY_COPY_HITS, "python", "context_births"},
 };
 
-// The slow-query log: JSON lines on stdout (logs go to stderr), a file, or nothing.
-std::FILE* OpenSlowLog(const std::string& path) {
+// JSON-lines outputs (slow queries, requests): stdout (logs go to stderr), a file, or nothing.
+std::FILE* OpenJsonLog(const std::string& path, const char* what) {
   if (path.empty()) return nullptr;
   if (path == "-") return stdout;
   std::FILE* f = std::fopen(path.c_str(), "a");
-  if (!f) spdlog::error("cannot open slow-query log {}: {}", path, std::strerror(errno));
+  if (!f) spdlog::error("cannot open {} {}: {}", what, path, std::strerror(errno));
   return f;
 }
 
@@ -61,7 +64,11 @@ correlator::PipelineOptions PipelineOptionsFrom(const RunOptions& o) {
   p.max_endpoints_per_service = o.max_endpoints;
   p.db.slow_query_ns = uint64_t(o.slow_query_ms) * 1000000;
   p.db.cache_table = o.cache_table;
-  p.db.slow_log = OpenSlowLog(o.slow_query_log);
+  p.db.slow_log = OpenJsonLog(o.slow_query_log, "slow-query log");
+  p.requests.event_log = p.db.slow_log;  // N+1 findings go with the slow queries
+  p.requests.request_log = OpenJsonLog(o.request_log, "request log");
+  p.requests.max_operations_per_service = o.max_operations;
+  p.requests.n_plus_one_threshold = o.n_plus_one;
   return p;
 }
 
@@ -83,6 +90,11 @@ class Collector {
         "fraiseql_collector_counted_syscalls_total",
         "Calls on tracked sockets that are counted but whose bytes are not captured",
         {"syscall"});
+    python_ = &registry_.AddCounter(
+        "fraiseql_collector_python_kernel_events_total",
+        "Python context tracking in the kernel: births hooked, thread states not found, reads "
+        "that faulted (the syscall then carries no context)",
+        {"kind"});
     targets_ = &registry_.AddGauge("fraiseql_collector_targets",
                                    "Processes currently observed", {});
     prog_time_ = &registry_.AddCounter("fraiseql_collector_bpf_program_run_seconds_total",
@@ -139,11 +151,38 @@ class Collector {
     if (opts_.libpq_uprobes == "on" && t.runtime == discovery::Runtime::kPython) {
       want_libpq_.insert(t.tgid);
     }
+    WatchPythonContexts(t);
     spdlog::info("observing pid {} service={} runtime={} ({})", t.tgid, t.service_name,
                  discovery::RuntimeName(t.runtime), t.reason);
   }
 
+  // Asyncio attribution: the running task's Context read at each socket syscall, births
+  // through the PyContext_CopyCurrent uretprobe (docs/request-contexts.md).
+  void WatchPythonContexts(const discovery::Target& t) {
+    if (opts_.python_contexts == "off") return;
+    if (opts_.python_contexts == "auto" && t.runtime != discovery::Runtime::kPython) return;
+    auto detected = loader::DetectPython(t.tgid);
+    if (!detected.ok()) {
+      spdlog::warn("pid {}: Python contexts unavailable ({}): calls attributed by request "
+                   "and thread only", t.tgid, detected.status().message());
+      return;
+    }
+    if (!detected.value()) {
+      spdlog::debug("pid {}: not CPython, no Python contexts", t.tgid);
+      return;
+    }
+    const loader::PythonTarget& py = *detected.value();
+    Status s = loader_.WatchPython(t.tgid, py);
+    if (!s.ok()) {
+      spdlog::warn("pid {}: Python contexts not attached: {}", t.tgid, s.message());
+      return;
+    }
+    spdlog::info("pid {}: Python {}.{}.{} contexts followed ({})", t.tgid, py.major, py.minor,
+                 py.micro, py.object_path);
+  }
+
   void Unwatch(uint32_t tgid) {
+    loader_.UnwatchPython(tgid);
     loader_.Unwatch(tgid);  // may already be gone from the map (exit); harmless
     want_libpq_.erase(tgid);
     libpq_attached_.erase(tgid);
@@ -165,6 +204,8 @@ class Collector {
         targets_by_pid_[e.tgid] = child;
         pipeline_.SetService(e.tgid, child.service_name);
         listening_[e.tgid] = listening_[e.ppid];
+        // Per-process uprobes do not follow fork(): the worker needs its own.
+        WatchPythonContexts(child);
         spdlog::info("observing pid {} service={} ({})", e.tgid, child.service_name,
                      child.reason);
         break;
@@ -298,6 +339,7 @@ class Collector {
     for (const auto& [key, v] : sums) {
       metrics::CounterFamily* fam = key.first == "lost_events"        ? lost_
                                     : key.first == "uncaptured_bytes" ? uncaptured_
+                                    : key.first == "python"           ? python_
                                                                       : counted_;
       fam->WithLabels({key.second}).SetTotal(v);
     }
@@ -322,6 +364,7 @@ class Collector {
   metrics::CounterFamily* lost_;
   metrics::CounterFamily* uncaptured_;
   metrics::CounterFamily* counted_;
+  metrics::CounterFamily* python_;
   metrics::GaugeFamily* targets_;
   metrics::CounterFamily* prog_time_;
   metrics::CounterFamily* prog_runs_;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include <spdlog/spdlog.h>
+
 namespace fraiseql::correlator {
 
 namespace {
@@ -31,13 +33,13 @@ struct Attributor::CtxNode {
   std::shared_ptr<CtxNode> parent;
   uint64_t birth_ns = 0;
   bool born = false;  // its birth was seen (else: a Context older than the observation)
-  int depth = 0;
 };
 
 struct Attributor::Request {
   uint64_t id = 0;
   uint64_t start_ns = 0;
   uint32_t read_tid = 0;
+  bool overlapped = false;  // another request was in flight at some point of its life
   std::vector<Call> calls{};  // given by single-in-flight / thread-per-request
 };
 
@@ -54,6 +56,7 @@ struct Attributor::Process {
   std::deque<PendingCall> pending;       // calls waiting for their request's answer
   bool thread_per_request = true;        // no two requests ever in flight on one thread
 };
+
 
 Attributor::Attributor(metrics::Registry& registry, AttributionOptions options)
     : options_(options),
@@ -108,10 +111,15 @@ void Attributor::OnContextBirth(uint32_t tgid, uint64_t ts_ns, uint64_t parent, 
   n->parent = Node(p, parent);
   n->birth_ns = ts_ns;
   n->born = true;
-  n->depth = n->parent ? n->parent->depth + 1 : 0;
-  if (n->depth >= kMaxDepth) {  // too deep to matter: start a new tree
-    n->parent.reset();
-    n->depth = 0;
+  // Keep-alive connections chain requests (uvicorn creates a request's task in the previous
+  // one's Context), so ancestries grow without bound. Nothing above a Context older than every
+  // request in flight can be a request's root (roots are born after their request started,
+  // and later requests start later still): cut there, so memory stays bounded.
+  uint64_t oldest = UINT64_MAX;
+  for (const auto& [id, r] : p.requests) oldest = std::min(oldest, r.start_ns);
+  if (n->parent && n->parent->birth_ns < oldest) n->parent->parent.reset();
+  if (spdlog::should_log(spdlog::level::trace)) {
+    spdlog::trace("attribution: pid {} ctx {:#x} born of {:#x} at {}", tgid, child, parent, ts_ns);
   }
   auto [it, inserted] = p.contexts.try_emplace(child, n);
   if (inserted) {
@@ -129,11 +137,20 @@ uint64_t Attributor::OnRequestStart(uint32_t tgid, const Origin& start) {
     p.requests.erase(p.requests.begin());
     Expire(p);
   }
-  for (const auto& [id, r] : p.requests) {
+  bool overlapped = !p.requests.empty();
+  for (auto& [id, r] : p.requests) {
     if (r.read_tid == start.tid) p.thread_per_request = false;
+    r.overlapped = true;
   }
   uint64_t id = next_request_id_++;
-  p.requests.emplace(id, Request{.id = id, .start_ns = start.ts_ns, .read_tid = start.tid});
+  if (spdlog::should_log(spdlog::level::trace)) {
+    spdlog::trace("attribution: pid {} request {} begins at {} tid {} ({} in flight)", tgid, id,
+                  start.ts_ns, start.tid, p.requests.size());
+  }
+  p.requests.emplace(id, Request{.id = id,
+                                 .start_ns = start.ts_ns,
+                                 .read_tid = start.tid,
+                                 .overlapped = overlapped});
   return id;
 }
 
@@ -147,13 +164,23 @@ void Attributor::OnCall(uint32_t tgid, const Origin& origin, Call call) {
     orphan_.Inc();
     return;
   }
+  std::shared_ptr<CtxNode> node;
   if (origin.py_ctx != 0 && p.births > 0) {
+    node = Node(p, origin.py_ctx);
+    // A Context never seen born (the loop's, or older than the observation) tells nothing.
+    if (!node->born) node.reset();
+  }
+  if (node) {
     if (p.pending.size() >= options_.max_pending_calls) {
       Resolve(p, p.pending.front(), "ambiguous");
       p.pending.pop_front();
     }
+    if (spdlog::should_log(spdlog::level::trace)) {
+      spdlog::trace("attribution: pid {} call '{}' at {} ctx {:#x} tid {}", tgid, call.what,
+                    call.start_ns, origin.py_ctx, origin.tid);
+    }
     p.pending.push_back(
-        PendingCall{.call = std::move(call), .node = Node(p, origin.py_ctx), .had_candidates = true});
+        PendingCall{.call = std::move(call), .node = std::move(node), .had_candidates = true});
     return;
   }
   Request* owner = nullptr;
@@ -191,34 +218,57 @@ std::vector<Call> Attributor::OnRequestEnd(uint32_t tgid, uint64_t request_id,
   p.requests.erase(it);
   std::vector<Call> out = std::move(req.calls);
 
-  // The owner Context: born after the request's first byte was read, so it is this request's
-  // own task (a Context shared by a connection or the loop was born before).
-  std::shared_ptr<CtxNode> owner;
+  // The request's root (see the header): the writer's topmost ancestor born after the request
+  // started.
+  std::vector<const CtxNode*> roots;
   if (first_write.py_ctx != 0) {
     auto c = p.contexts.find(first_write.py_ctx);
-    if (c != p.contexts.end() && c->second->born && c->second->birth_ns >= req.start_ns) {
-      owner = c->second;
+    const CtxNode* top = nullptr;
+    if (c != p.contexts.end()) {
+      const CtxNode* n = c->second.get();
+      for (int d = 0; n && n->born && n->birth_ns >= req.start_ns && d < kMaxDepth;
+           ++d, n = n->parent.get()) {
+        top = n;
+      }
+    }
+    if (top) roots.push_back(top);
+    if (spdlog::should_log(spdlog::level::trace)) {
+      spdlog::trace("attribution: pid {} request {} start {} written by ctx {:#x} tid {}: {}",
+                    tgid, request_id, req.start_ns, first_write.py_ctx, first_write.tid,
+                    top ? "root found" : "no root from the writer");
     }
   }
-  if (owner) {
+  // Alone in flight for its whole life: every call made meanwhile is its own (the single in
+  // flight rule, applied when its Contexts could not decide).
+  const bool alone = !req.overlapped;
+  if (!roots.empty() || alone) {
     for (auto pc = p.pending.begin(); pc != p.pending.end();) {
-      bool mine = false;
+      // The path from the call's Context up to the root must be made of Contexts born before
+      // the response began: one born later was created by the server after the answer (the
+      // next request's task on a keep-alive connection, created in this request's Context).
+      bool by_context = false;
       if (pc->call.start_ns >= req.start_ns) {
         const CtxNode* n = pc->node.get();
         for (int d = 0; n && d < kMaxDepth; ++d, n = n->parent.get()) {
-          if (n == owner.get()) {
-            mine = true;
+          if (std::find(roots.begin(), roots.end(), n) != roots.end()) {
+            by_context = true;
             break;
           }
+          if (n->born && n->birth_ns > first_write.ts_ns) break;
         }
       }
+      bool mine = by_context || (alone && pc->call.start_ns >= req.start_ns);
       if (!mine) {
         ++pc;
         continue;
       }
+      if (spdlog::should_log(spdlog::level::trace)) {
+        spdlog::trace("attribution: pid {} request {} claims '{}' at {}", tgid, request_id,
+                      pc->call.what, pc->call.start_ns);
+      }
       exact_.Inc();
       ++exact_total_;
-      method_.WithLabels({"python_context"}).Inc();
+      method_.WithLabels({by_context ? "python_context" : "single_in_flight"}).Inc();
       out.push_back(std::move(pc->call));
       pc = p.pending.erase(pc);
     }

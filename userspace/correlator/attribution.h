@@ -5,13 +5,18 @@
 //     its thread (DataEvent::py_ctx, read from PyThreadState->context in the kernel), and every
 //     new Context is reported with the Context current at its birth (PyCtxEvent: parent →
 //     child). An asyncio task runs in its own Context, created when the task is, so the Contexts
-//     form a tree: the loop's → a connection's reader → the request's task → the endpoint's child
-//     task (Starlette's BaseHTTPMiddleware) → gathered tasks. A request is owned by the Context
-//     that wrote the first byte of its response, provided that Context was born after the
-//     request's first byte was read (so it is that request's task, not one shared by a
-//     connection or the loop). A call belongs to a request when that Context is the call's
-//     Context or one of its ancestors. Contexts are freed and their addresses reused: each
-//     birth makes a new node, so a call keeps the ancestry it had when it was made.
+//     form a tree: loop → a connection's reader → the request's task → its child tasks (the
+//     endpoint under Starlette's BaseHTTPMiddleware, the response streamer, gathered tasks).
+//     A request's *root* is the topmost ancestor of the Context that wrote its response's first
+//     byte among those born after the request's first byte was read: the request's task
+//     (anything above it — the connection's reader, the loop, the previous request on a
+//     keep-alive connection that created it — is older). A call belongs to the request when
+//     its root is the call's Context or an ancestor of it. Contexts are freed and their
+//     addresses reused: each birth makes a new node, so a call keeps the ancestry it had when
+//     it was made. A call made in a Context whose birth was never seen (older than the
+//     observation, or the loop's own, as for uvloop's deferred transport writes) falls back to
+//     methods 2 and 3. A request alone in flight for its whole life also takes every call
+//     made meanwhile (method 2) when no root is found (uvloop writes responses outside tasks).
 //  2. Single in flight: a call made while its process has exactly one request in flight (read,
 //     not yet answered) belongs to it. Used for calls without a Context (non-Python processes,
 //     contexts off).

@@ -77,7 +77,9 @@ void Pipeline::OnEvent(const Event& event) {
     OnConn(*c);
   } else if (const auto* b = std::get_if<PyCtxEvent>(&event)) {
     events_->WithLabels({"python_context"}).Inc();
-    if (options_.request_contexts) attributor_.OnContextBirth(b->tgid, b->ts_ns, b->parent, b->child);
+    if (options_.request_contexts) {
+      attributor_.OnContextBirth(b->tgid, b->ts_ns, b->parent, b->child);
+    }
   } else if (const auto* q = std::get_if<PqEvent>(&event)) {
     events_->WithLabels({"libpq"}).Inc();
     OnPq(*q);
