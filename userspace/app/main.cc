@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--python-contexts", opts.python_contexts,
                   "Attribute DB/Redis calls to requests under asyncio through Python contexts: "
-                  "auto/on = for CPython targets (a uretprobe per context created), off")
+                  "auto/on = for CPython targets (a uprobe per asyncio Task created), off")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
   run->add_option("--request-log", opts.request_log,

@@ -156,8 +156,8 @@ class Collector {
                  discovery::RuntimeName(t.runtime), t.reason);
   }
 
-  // Asyncio attribution: the running task's Context read at each socket syscall, births
-  // through the PyContext_CopyCurrent uretprobe (docs/request-contexts.md).
+  // Asyncio attribution: the running task's Context read at each socket syscall, Task births
+  // through a uprobe in _asyncio (docs/request-contexts.md, docs/python-contexts.md).
   void WatchPythonContexts(const discovery::Target& t) {
     if (opts_.python_contexts == "off") return;
     if (opts_.python_contexts == "auto" && t.runtime != discovery::Runtime::kPython) return;

@@ -29,8 +29,8 @@ struct RunOptions {
   // turns out to be TLS (the wire is then unreadable); "on" for every Python target; "off".
   std::string libpq_uprobes = "auto";
   // Asyncio attribution: "auto"/"on" read the running task's Python Context at each socket
-  // syscall of CPython targets and hook PyContext_CopyCurrent (a uretprobe, ≈ 6 µs per Context
-  // born); "off": attribution by single request in flight / thread only.
+  // syscall of CPython targets and hook asyncio Task creation (a uprobe per watched process,
+  // ≈ 12 µs per Task here); "off": attribution by single request in flight / thread only.
   std::string python_contexts = "auto";
   std::string request_log;  // JSON line per answered request; "-" stdout, "" off
   size_t max_operations = 200;
