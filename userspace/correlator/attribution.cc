@@ -13,22 +13,6 @@ namespace {
 constexpr int kMaxDepth = 64;
 }  // namespace
 
-void OriginLog::Add(const Origin& o) {
-  if (!log_.empty() && log_.back().ts_ns == o.ts_ns && log_.back().tid == o.tid &&
-      log_.back().py_ctx == o.py_ctx) {
-    return;  // chunks of one syscall
-  }
-  log_.push_back(o);
-  if (log_.size() > kMax) log_.pop_front();
-}
-
-Origin OriginLog::Find(uint64_t ts_ns) const {
-  for (auto it = log_.rbegin(); it != log_.rend(); ++it) {
-    if (it->ts_ns <= ts_ns) return *it;
-  }
-  return Origin{};
-}
-
 struct Attributor::CtxNode {
   std::shared_ptr<CtxNode> parent;
   uint64_t birth_ns = 0;

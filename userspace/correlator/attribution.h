@@ -37,29 +37,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "correlator/stream_pair.h"
 #include "metrics/registry.h"
 
 namespace fraiseql::correlator {
-
-// Who made a syscall: its thread and the Python Context current on it (0: none known).
-struct Origin {
-  uint64_t ts_ns = 0;
-  uint32_t tid = 0;
-  uint64_t py_ctx = 0;
-};
-
-// The origins of the last events of one direction of a connection, to find the origin of a
-// message from the timestamp of the event that carried its first byte.
-class OriginLog {
- public:
-  void Add(const Origin& o);
-  // The latest origin at or before ts_ns (the exact event in practice); empty Origin if none.
-  Origin Find(uint64_t ts_ns) const;
-
- private:
-  static constexpr size_t kMax = 256;
-  std::deque<Origin> log_;
-};
 
 // One outbound call as the request context needs it.
 struct Call {

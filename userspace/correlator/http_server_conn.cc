@@ -71,16 +71,14 @@ HttpServerConn::HttpServerConn(HttpMetrics& metrics, const std::string& service,
 
 void HttpServerConn::OnIngress(uint64_t pos, std::string_view data, uint64_t orig_size,
                                const Origin& origin) {
-  in_origins_.Add(origin);
-  streams_.in.Add(pos, data, orig_size, origin.ts_ns);
+  streams_.Add(Direction::kIngress, pos, data, orig_size, origin);
   DrainRequests();
   AccountStreams();
 }
 
 void HttpServerConn::OnEgress(uint64_t pos, std::string_view data, uint64_t orig_size,
                               const Origin& origin) {
-  out_origins_.Add(origin);
-  streams_.out.Add(pos, data, orig_size, origin.ts_ns);
+  streams_.Add(Direction::kEgress, pos, data, orig_size, origin);
   DrainResponses();
   AccountStreams();
 }
@@ -111,7 +109,7 @@ void HttpServerConn::DrainRequests() {
     }
     if (hooks_.attributor) {
       pending_.back().request_id =
-          hooks_.attributor->OnRequestStart(hooks_.tgid, in_origins_.Find(m.start_ts));
+          hooks_.attributor->OnRequestStart(hooks_.tgid, streams_.in_origins.Find(m.start_ts));
     }
     metrics_.OnRequestStart(service_);
     if (m.request.method == "CONNECT") requests_.SetUpgraded();
@@ -158,7 +156,7 @@ void HttpServerConn::Complete(const Message& response) {
         .status = status,
         .start_ns = x.start_ns,
         .end_ns = x.end_ns,
-        .first_write = out_origins_.Find(response.start_ts),
+        .first_write = streams_.out_origins.Find(response.start_ts),
         .content_type = std::move(p.content_type),
         .x_request_id = std::move(p.x_request_id),
         .traceparent = std::move(p.traceparent),
@@ -176,7 +174,7 @@ void HttpServerConn::Complete(const Message& response) {
     v.response_body_truncated = response.body_truncated;
     hooks_.tracker->OnRequest(service_, v);
   } else if (hooks_.attributor) {
-    hooks_.attributor->OnRequestEnd(hooks_.tgid, p.request_id, out_origins_.Find(response.start_ts));
+    hooks_.attributor->OnRequestEnd(hooks_.tgid, p.request_id, streams_.out_origins.Find(response.start_ts));
   }
   if (status == 101) requests_.SetUpgraded();
 }

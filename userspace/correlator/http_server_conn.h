@@ -92,8 +92,6 @@ class HttpServerConn {
   const std::string& service_;
   RequestHooks hooks_;
   StreamPair streams_;
-  OriginLog in_origins_;
-  OriginLog out_origins_;
   protocols::http1::Http1StreamParser requests_;
   protocols::http1::Http1StreamParser responses_;
   std::deque<Pending> pending_;

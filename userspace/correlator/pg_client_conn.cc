@@ -229,30 +229,21 @@ void DbMetrics::SetConnections(
 }
 
 PgClientConn::PgClientConn(DbMetrics& metrics, const std::string& service, StreamPair streams,
-                           CallHooks hooks, OriginLog origins)
-    : metrics_(metrics),
-      service_(service),
-      streams_(std::move(streams)),
-      hooks_(hooks),
-      out_origins_(std::move(origins)) {
+                           CallHooks hooks)
+    : metrics_(metrics), service_(service), streams_(std::move(streams)), hooks_(hooks) {
   Drain();  // the bytes that decided the protocol
 }
 
 void PgClientConn::OnData(fraiseql::Direction dir, uint64_t pos, std::string_view data,
                           uint64_t orig_size, const Origin& origin) {
-  if (dir == fraiseql::Direction::kEgress) {
-    out_origins_.Add(origin);
-    streams_.out.Add(pos, data, orig_size, origin.ts_ns);
-  } else {
-    streams_.in.Add(pos, data, orig_size, origin.ts_ns);
-  }
+  streams_.Add(dir, pos, data, orig_size, origin);
   Drain();
 }
 
 void PgClientConn::Report(const QueryRecord& q) {
   Call call = metrics_.OnQuery(service_, q);
   if (hooks_.attributor) {
-    hooks_.attributor->OnCall(hooks_.tgid, out_origins_.Find(q.start_ns), std::move(call));
+    hooks_.attributor->OnCall(hooks_.tgid, streams_.out_origins.Find(q.start_ns), std::move(call));
   }
 }
 

@@ -105,9 +105,8 @@ class DbMetrics {
 
 class PgClientConn {
  public:
-  // `origins`: who wrote the bytes that decided the protocol (the first egress events).
   PgClientConn(DbMetrics& metrics, const std::string& service, StreamPair streams,
-               CallHooks hooks = {}, OriginLog origins = {});
+               CallHooks hooks = {});
 
   void OnData(fraiseql::Direction dir, uint64_t pos, std::string_view data, uint64_t orig_size,
               const Origin& origin);
@@ -129,7 +128,6 @@ class PgClientConn {
   const std::string& service_;
   StreamPair streams_;
   CallHooks hooks_;
-  OriginLog out_origins_;
   protocols::pgsql::PgConnection pg_;
   bool reported_encrypted_ = false;
 };

@@ -20,7 +20,6 @@ struct Pipeline::Connection {
   std::optional<HttpServerConn> http;
   // Outbound connections: bytes held until they tell the protocol, then the parser's state.
   std::optional<StreamPair> undecided;
-  OriginLog undecided_origins;  // who wrote the undecided egress bytes
   int inference_attempts = 0;
   std::optional<PgClientConn> pg;
   std::optional<RedisClientConn> redis;
@@ -172,11 +171,9 @@ void Pipeline::OnData(const DataEvent& e) {
 
 void Pipeline::OnClientData(Connection& c, const DataEvent& e) {
   if (!c.undecided) c.undecided.emplace(options_.stream_buffer_bytes);
+  c.undecided->Add(e.dir, e.pos, e.data, e.orig_size,
+                   Origin{.ts_ns = e.ts_ns, .tid = e.tid, .py_ctx = e.py_ctx});
   conn::StreamBuffer& buf = e.dir == Direction::kEgress ? c.undecided->out : c.undecided->in;
-  buf.Add(e.pos, e.data, e.orig_size, e.ts_ns);
-  if (e.dir == Direction::kEgress) {
-    c.undecided_origins.Add(Origin{.ts_ns = e.ts_ns, .tid = e.tid, .py_ctx = e.py_ctx});
-  }
   ClientProtocol p = InferClientProtocol(e.dir, buf.head(), buf.Contiguous(), c.rport);
   const std::string& service = ServiceOf(c.key.tgid);
   switch (p) {
@@ -189,13 +186,11 @@ void Pipeline::OnClientData(Connection& c, const DataEvent& e) {
       break;
     case ClientProtocol::kPostgres:
       c.protocol = ConnProtocol::kPgClient;
-      c.pg.emplace(db_metrics_, service, std::move(*c.undecided), Hooks(c),
-                   std::move(c.undecided_origins));
+      c.pg.emplace(db_metrics_, service, std::move(*c.undecided), Hooks(c));
       break;
     case ClientProtocol::kRedis:
       c.protocol = ConnProtocol::kRedisClient;
-      c.redis.emplace(redis_metrics_, service, std::move(*c.undecided), Hooks(c),
-                      std::move(c.undecided_origins));
+      c.redis.emplace(redis_metrics_, service, std::move(*c.undecided), Hooks(c));
       break;
   }
   c.undecided.reset();

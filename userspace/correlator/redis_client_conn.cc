@@ -63,24 +63,15 @@ Call RedisMetrics::OnCommand(const std::string& service, const CommandRecord& c)
 }
 
 RedisClientConn::RedisClientConn(RedisMetrics& metrics, const std::string& service,
-                                 StreamPair streams, CallHooks hooks, OriginLog origins)
-    : metrics_(metrics),
-      service_(service),
-      streams_(std::move(streams)),
-      hooks_(hooks),
-      out_origins_(std::move(origins)) {
+                                 StreamPair streams, CallHooks hooks)
+    : metrics_(metrics), service_(service), streams_(std::move(streams)), hooks_(hooks) {
   redis_.Poll(streams_.out, streams_.in, &records_);
   Report();
 }
 
 void RedisClientConn::OnData(fraiseql::Direction dir, uint64_t pos, std::string_view data,
                              uint64_t orig_size, const Origin& origin) {
-  if (dir == fraiseql::Direction::kEgress) {
-    out_origins_.Add(origin);
-    streams_.out.Add(pos, data, orig_size, origin.ts_ns);
-  } else {
-    streams_.in.Add(pos, data, orig_size, origin.ts_ns);
-  }
+  streams_.Add(dir, pos, data, orig_size, origin);
   redis_.Poll(streams_.out, streams_.in, &records_);
   Report();
 }
@@ -94,7 +85,7 @@ void RedisClientConn::Report() {
   for (const auto& r : records_) {
     Call call = metrics_.OnCommand(service_, r);
     if (hooks_.attributor) {
-      hooks_.attributor->OnCall(hooks_.tgid, out_origins_.Find(r.start_ns), std::move(call));
+      hooks_.attributor->OnCall(hooks_.tgid, streams_.out_origins.Find(r.start_ns), std::move(call));
     }
   }
   records_.clear();

@@ -32,7 +32,7 @@ class RedisMetrics {
 class RedisClientConn {
  public:
   RedisClientConn(RedisMetrics& metrics, const std::string& service, StreamPair streams,
-                  CallHooks hooks = {}, OriginLog origins = {});
+                  CallHooks hooks = {});
   void OnData(fraiseql::Direction dir, uint64_t pos, std::string_view data, uint64_t orig_size,
               const Origin& origin);
   void OnClose();
@@ -44,7 +44,6 @@ class RedisClientConn {
   const std::string& service_;
   StreamPair streams_;
   CallHooks hooks_;
-  OriginLog out_origins_;
   protocols::redis::RedisConnection redis_;
   std::vector<protocols::redis::CommandRecord> records_;
 };

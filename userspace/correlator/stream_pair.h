@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string_view>
 
 #include "conn/stream_buffer.h"
@@ -19,9 +20,33 @@ struct ProtocolCounters {
   metrics::Counter& dropped_bytes;
 };
 
+// Who made a syscall: its thread and the Python Context current on it (0: none known).
+struct Origin {
+  uint64_t ts_ns = 0;
+  uint32_t tid = 0;
+  uint64_t py_ctx = 0;
+};
+
+// The origins of the last events of one direction of a connection, to find the origin of a
+// message from the timestamp of the event that carried its first byte.
+class OriginLog {
+ public:
+  void Add(const Origin& o);
+  // The latest origin at or before ts_ns (the exact event in practice); empty Origin if none.
+  Origin Find(uint64_t ts_ns) const;
+
+ private:
+  static constexpr size_t kMax = 128;
+  std::deque<Origin> log_;
+};
+
 class StreamPair {
  public:
   explicit StreamPair(size_t buffer_bytes) : in(buffer_bytes), out(buffer_bytes) {}
+
+  // One event's bytes into their direction's buffer, and who moved them into its origin log.
+  void Add(Direction dir, uint64_t pos, std::string_view data, uint64_t orig_size,
+           const Origin& origin);
 
   // Adds what changed since the last call: parse errors (the parsers' running total), and
   // the buffers' gap and dropped bytes.
@@ -29,6 +54,8 @@ class StreamPair {
 
   conn::StreamBuffer in;   // bytes the observed process read
   conn::StreamBuffer out;  // bytes it wrote
+  OriginLog in_origins;    // who read / wrote them (the last events of each direction)
+  OriginLog out_origins;
 
  private:
   uint64_t errors_seen_ = 0;
