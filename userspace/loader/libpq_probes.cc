@@ -8,8 +8,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -48,20 +46,6 @@ const ProbeSpec kProbes[] = {
 };
 #undef FQL_PROG
 
-std::string ReadFile(const std::string& path, bool* ok) {
-  std::ifstream in(path, std::ios::binary);
-  *ok = static_cast<bool>(in);
-  if (!*ok) return {};
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-template <typename T>
-bool At(const std::string& img, uint64_t off, T* out) {
-  if (off > img.size() || img.size() - off < sizeof(T)) return false;
-  std::memcpy(out, img.data() + off, sizeof(T));
-  return true;
-}
-
 }  // namespace
 
 // ---- pure helpers ------------------------------------------------------------------------
@@ -75,40 +59,15 @@ bool IsLibpqBasename(std::string_view b) {
 std::vector<LibpqMapping> FindLibpqMappings(std::string_view maps) {
   std::vector<LibpqMapping> out;
   std::set<std::pair<std::string, uint64_t>> seen;
-  while (!maps.empty()) {
-    const size_t nl = maps.find('\n');
-    std::string_view line = maps.substr(0, nl);
-    maps = nl == std::string_view::npos ? std::string_view() : maps.substr(nl + 1);
-    // range perms offset dev inode path
-    std::string_view fields[5];
-    size_t pos = 0;
-    bool ok = true;
-    for (auto& f : fields) {
-      while (pos < line.size() && line[pos] == ' ') ++pos;
-      const size_t end = line.find(' ', pos);
-      if (end == std::string_view::npos) {
-        ok = false;
-        break;
-      }
-      f = line.substr(pos, end - pos);
-      pos = end;
-    }
-    if (!ok) continue;
-    while (pos < line.size() && line[pos] == ' ') ++pos;
-    std::string_view path = line.substr(pos);
-    if (path.empty() || path[0] != '/') continue;
+  for (MapsEntry& e : ParseMaps(maps)) {
+    const size_t slash = e.path.rfind('/');
+    if (!IsLibpqBasename(std::string_view(e.path).substr(slash + 1))) continue;
+    if (!seen.insert({e.path, e.inode}).second) continue;
     LibpqMapping m;
-    constexpr std::string_view kDeleted = " (deleted)";
-    if (path.size() > kDeleted.size() && path.substr(path.size() - kDeleted.size()) == kDeleted) {
-      path.remove_suffix(kDeleted.size());
-      m.deleted = true;
-    }
-    const size_t slash = path.rfind('/');
-    if (!IsLibpqBasename(path.substr(slash + 1))) continue;
-    m.path = std::string(path);
-    m.range = std::string(fields[0]);
-    m.inode = std::strtoull(std::string(fields[4]).c_str(), nullptr, 10);
-    if (!seen.insert({m.path, m.inode}).second) continue;
+    m.path = std::move(e.path);
+    m.range = std::move(e.range);
+    m.inode = e.inode;
+    m.deleted = e.deleted;
     out.push_back(std::move(m));
   }
   return out;
@@ -147,52 +106,24 @@ std::optional<int32_t> SockOffsetFromPQsocket(std::span<const uint8_t> code) {
 }
 
 StatusOr<LibpqElf> ReadLibpqElf(const std::string& path, const std::vector<std::string>& wanted) {
-  bool ok = false;
-  const std::string img = ReadFile(path, &ok);
-  if (!ok) return Status::Errno("read " + path, errno);
-  Elf64_Ehdr eh;
-  if (!At(img, 0, &eh) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-      eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB) {
-    return Status::Error(path + ": not a 64-bit little-endian ELF file");
-  }
-  std::vector<Elf64_Phdr> loads;
-  for (uint16_t i = 0; i < eh.e_phnum; ++i) {
-    Elf64_Phdr ph;
-    if (!At(img, eh.e_phoff + uint64_t{i} * eh.e_phentsize, &ph)) break;
-    if (ph.p_type == PT_LOAD) loads.push_back(ph);
-  }
-  auto file_offset = [&](uint64_t vaddr) -> std::optional<uint64_t> {
-    for (const Elf64_Phdr& ph : loads) {
-      if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz) {
-        return vaddr - ph.p_vaddr + ph.p_offset;
-      }
-    }
-    return std::nullopt;
+  std::string img;
+  if (!ReadWholeFile(path, &img)) return Status::Errno("read " + path, errno);
+  std::vector<std::string> symbols = wanted;
+  symbols.push_back("PQsocket");
+  auto elf = ParseElf(img, symbols);
+  if (!elf.ok()) return Status::Error(path + ": " + elf.status().message());
+  // Defined dynamic function symbols only.
+  auto function = [&](const std::string& name) -> const ElfSymbol* {
+    const auto it = elf->dynsym.find(name);
+    return it != elf->dynsym.end() && it->second.type == STT_FUNC ? &it->second : nullptr;
   };
-  const std::set<std::string> want(wanted.begin(), wanted.end());
-  std::set<std::string> found;
-  std::optional<uint64_t> pqsocket;
-  for (uint16_t i = 0; i < eh.e_shnum; ++i) {
-    Elf64_Shdr sh, strsh;
-    if (!At(img, eh.e_shoff + uint64_t{i} * eh.e_shentsize, &sh)) break;
-    if (sh.sh_type != SHT_DYNSYM || sh.sh_entsize != sizeof(Elf64_Sym)) continue;
-    if (!At(img, eh.e_shoff + uint64_t{sh.sh_link} * eh.e_shentsize, &strsh)) continue;
-    for (uint64_t k = 0; k < sh.sh_size / sizeof(Elf64_Sym); ++k) {
-      Elf64_Sym sym;
-      if (!At(img, sh.sh_offset + k * sizeof(Elf64_Sym), &sym)) break;
-      if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF) continue;
-      if (sym.st_name >= strsh.sh_size) continue;
-      const uint64_t noff = strsh.sh_offset + sym.st_name;
-      if (noff >= img.size()) continue;
-      const std::string name(img.c_str() + noff, strnlen(img.data() + noff, img.size() - noff));
-      if (want.count(name) != 0) found.insert(name);
-      if (name == "PQsocket") pqsocket = file_offset(sym.st_value);
-    }
-  }
   LibpqElf out;
   for (const std::string& w : wanted) {
-    if (found.count(w) != 0) out.functions.push_back(w);
+    if (function(w) != nullptr) out.functions.push_back(w);
   }
+  const ElfSymbol* pqsocket_sym = function("PQsocket");
+  const std::optional<uint64_t> pqsocket =
+      pqsocket_sym != nullptr ? elf->FileOffset(pqsocket_sym->value) : std::nullopt;
   if (pqsocket && *pqsocket < img.size()) {
     const size_t n = std::min<size_t>(32, img.size() - *pqsocket);
     out.sock_offset = SockOffsetFromPQsocket(
@@ -266,9 +197,10 @@ std::vector<std::pair<std::string, int>> LibpqProbes::Programs() const {
 
 Status LibpqProbes::Attach(uint32_t tgid) {
   const std::string proc = "/proc/" + std::to_string(tgid);
-  bool ok = false;
-  const std::string maps = ReadFile(proc + "/maps", &ok);
-  if (!ok) return Status::Errno("AttachLibpq: read " + proc + "/maps", errno);
+  std::string maps;
+  if (!ReadWholeFile(proc + "/maps", &maps)) {
+    return Status::Errno("AttachLibpq: read " + proc + "/maps", errno);
+  }
   const std::vector<LibpqMapping> found = FindLibpqMappings(maps);
   if (found.empty()) {
     return Status::Error("AttachLibpq " + std::to_string(tgid) + ": no libpq mapped (yet)");

@@ -53,6 +53,19 @@ void RouteLibbpfLogs() {
 
 bool IsPowerOfTwo(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
+// Run time/count of one loaded program (zeros when the kernel does not report them).
+ProgramStat StatOf(std::string name, int prog_fd) {
+  ProgramStat st;
+  st.name = std::move(name);
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) == 0) {
+    st.run_time_ns = info.run_time_ns;
+    st.run_cnt = info.run_cnt;
+  }
+  return st;
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<Loader>> Loader::Open(const LoaderOptions& options) {
@@ -213,45 +226,17 @@ std::vector<ProgramStat> Loader::ProgramStats() const {
   std::vector<ProgramStat> out;
   bpf_program* prog = nullptr;
   bpf_object__for_each_program(prog, skel_->obj) {
-    ProgramStat st;
-    st.name = bpf_program__name(prog);
-    bpf_prog_info info{};
-    uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0) {
-      st.run_time_ns = info.run_time_ns;
-      st.run_cnt = info.run_cnt;
-    }
-    out.push_back(std::move(st));
+    out.push_back(StatOf(bpf_program__name(prog), bpf_program__fd(prog)));
   }
   {
     std::lock_guard<std::mutex> lock(python_mu_);
     if (python_) {
-      for (const auto& [name, fd] : python_->Programs()) {
-        ProgramStat st;
-        st.name = name;
-        bpf_prog_info info{};
-        uint32_t len = sizeof(info);
-        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
-          st.run_time_ns = info.run_time_ns;
-          st.run_cnt = info.run_cnt;
-        }
-        out.push_back(std::move(st));
-      }
+      for (const auto& [name, fd] : python_->Programs()) out.push_back(StatOf(name, fd));
     }
   }
   std::lock_guard<std::mutex> lock(libpq_mu_);
   if (libpq_) {
-    for (const auto& [name, fd] : libpq_->Programs()) {
-      ProgramStat st;
-      st.name = name;
-      bpf_prog_info info{};
-      uint32_t len = sizeof(info);
-      if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
-        st.run_time_ns = info.run_time_ns;
-        st.run_cnt = info.run_cnt;
-      }
-      out.push_back(std::move(st));
-    }
+    for (const auto& [name, fd] : libpq_->Programs()) out.push_back(StatOf(name, fd));
   }
   return out;
 }
