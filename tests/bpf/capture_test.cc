@@ -21,6 +21,7 @@
 
 #include <gtest/gtest.h>
 
+#include "bpf_test_util.h"
 #include "fraiseql/abi/events.h"
 #include "loader/doctor.h"
 #include "loader/loader.h"
@@ -338,24 +339,16 @@ void Drain(source::EventSource* src, Decoded* d, int quiet_ms = 300) {
   }
 }
 
-class CaptureTest : public ::testing::Test {
+class CaptureTest : public SharedLoaderTest<CaptureTest> {
  protected:
   static void SetUpTestSuite() {
     if (geteuid() != 0) GTEST_FAIL() << "BPF tests need root (run `ctest -L unit` without it)";
-    auto l = Loader::Open(LoaderOptions{.capture_cap = 16384});
-    ASSERT_TRUE(l.ok()) << l.status().message();
-    loader_ = std::move(l.value()).release();
-  }
-  static void TearDownTestSuite() {
-    delete loader_;
-    loader_ = nullptr;
+    OpenLoader(LoaderOptions{.capture_cap = 16384});
   }
   void SetUp() override {
     if (loader_ == nullptr) GTEST_FAIL() << "loader not available (needs root)";
   }
-  static Loader* loader_;
 };
-Loader* CaptureTest::loader_ = nullptr;
 
 TEST(DoctorTest, RequirementsMetHere) {
   if (geteuid() != 0) GTEST_FAIL() << "BPF tests need root (run `ctest -L unit` without it)";

@@ -27,6 +27,7 @@
 
 #include <gtest/gtest.h>
 
+#include "bpf_test_util.h"
 #include "decoder/decoder.h"
 #include "fraiseql/abi/events.h"
 #include "loader/loader.h"
@@ -388,17 +389,11 @@ struct Observed {
   std::set<uint64_t> birth_tids;
 };
 
-class PythonCtxTest : public ::testing::Test {
+class PythonCtxTest : public SharedLoaderTest<PythonCtxTest> {
  protected:
   static void SetUpTestSuite() {
     if (geteuid() != 0) return;
-    auto l = Loader::Open(LoaderOptions{});
-    ASSERT_TRUE(l.ok()) << l.status().message();
-    loader_ = std::move(l.value()).release();
-  }
-  static void TearDownTestSuite() {
-    delete loader_;
-    loader_ = nullptr;
+    OpenLoader(LoaderOptions{});
   }
   void SetUp() override {
     if (geteuid() != 0) GTEST_FAIL() << "BPF tests need root (run `ctest -L unit` without it)";
@@ -654,10 +649,7 @@ class PythonCtxTest : public ::testing::Test {
     EXPECT_EQ(delta[FQL_CNT_PY_COPY_HITS], obs.births.size());
     EXPECT_GE(obs.births.size(), 35u);
   }
-
-  static Loader* loader_;
 };
-Loader* PythonCtxTest::loader_ = nullptr;
 
 TEST_F(PythonCtxTest, DetectsTheSystemPython) {
   Workload w;
