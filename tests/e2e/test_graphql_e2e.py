@@ -56,7 +56,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import test_http_e2e as e2e  # noqa: E402  (Proc, Scrape, start_collector, promtool, run_tests)
+import test_http_e2e as e2e  # noqa: E402  (Proc, Scrape, start_collector, promtool, main helpers)
 import test_pgsql_e2e as pg  # noqa: E402  (canonical SQL, psql_su, pg_stat_statements)
 import graphql_client as gc  # noqa: E402
 
@@ -773,13 +773,7 @@ def main() -> int:
     ap.add_argument("--cardinality", type=int, default=10000)
     ap.add_argument("--ready-timeout", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=1)
-    OPTS, rest = ap.parse_known_args()
-    if not OPTS.collector and not OPTS.client_only:
-        ap.error("--collector PATH or --client-only is required")
-    if OPTS.client_only:
-        OPTS.collector = None
-    elif not os.access(OPTS.collector, os.X_OK):
-        ap.error(f"{OPTS.collector} is not executable")
+    OPTS, rest = e2e.parse_collector_args(ap)
     pg.OPTS = OPTS
     e2e.OPTS = OPTS
     return e2e.run_tests(rest)

@@ -226,6 +226,20 @@ def promtool_problems(text: str) -> tuple[int, str]:
     return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
 
 
+def parse_collector_args(ap: argparse.ArgumentParser) -> tuple[argparse.Namespace, list[str]]:
+    """The common start of the e2e scripts' main(): parses `ap` (which defines --collector and
+    --client-only) and checks that one of them is given (--client-only clears --collector;
+    --collector must be executable). Returns the options and the arguments left for unittest."""
+    opts, rest = ap.parse_known_args()
+    if not opts.collector and not opts.client_only:
+        ap.error("--collector PATH or --client-only is required")
+    if opts.client_only:
+        opts.collector = None
+    elif not os.access(opts.collector, os.X_OK):
+        ap.error(f"{opts.collector} is not executable")
+    return opts, rest
+
+
 def run_tests(unittest_args: list[str]) -> int:
     """The common end of the e2e scripts' main(): root is required (BPF, service control);
     runs the calling script's tests; returns the exit code."""
@@ -575,13 +589,7 @@ def main() -> int:
                     help="keep uvicorn's access log on (tests/e2e/fake_collector.py needs it)")
     ap.add_argument("--keep-services", action="store_true",
                     help="leave PostgreSQL/Redis running even if this run started them")
-    OPTS, rest = ap.parse_known_args()
-    if not OPTS.collector and not OPTS.client_only:
-        ap.error("--collector PATH or --client-only is required")
-    if OPTS.client_only:
-        OPTS.collector = None
-    elif not os.access(OPTS.collector, os.X_OK):
-        ap.error(f"{OPTS.collector} is not executable")
+    OPTS, rest = parse_collector_args(ap)
     return run_tests(rest)
 
 
