@@ -293,7 +293,8 @@ def setUpModule() -> None:  # noqa: N802
         log = os.path.join(G.log_dir, "requests.jsonl")
         argv = [OPTS.collector, "run", "--cmdline", f"instance={G.token}",
                 "--listen", f"{HOST}:{free}", "--request-log", log,
-                "--max-operations", "200", "--n-plus-one", "10"] + OPTS.collector_arg
+                "--max-operations", "200", "--n-plus-one", "10",
+                "--capture-identity"] + OPTS.collector_arg
         t0 = time.monotonic()
         G.collector = e2e.start_collector("collector", argv, free, G.log_dir, OPTS.ready_timeout)
         G.request_log = RequestLog(log)
@@ -559,6 +560,30 @@ class GraphqlE2E(unittest.TestCase):
         if attr_total < acc["calls"]:
             problems.append(f"{ATTR} delta {got_attr} (sum {attr_total:g}) < truth calls {acc['calls']}")
         acc["attributions"] = {k[0]: v for k, v in got_attr.items()}
+        # --capture-identity: the tenant each request's SET LOCAL app.tenant_id set.
+        tenants_ok = tenants_wrong = tenants_missing = 0
+        for req in plan:
+            t = truth.get(req.rid)
+            lines = G.request_log.by_id.get(req.rid, [])
+            if not t or not lines:
+                continue
+            want_t = None
+            for stmt in t.get("db", []):
+                m = re.search(r"app\.tenant_id = '([^']*)'", stmt)
+                if m:
+                    want_t = m.group(1)
+                    break
+            got_t = lines[0].get("tenant_id")
+            if want_t is None or got_t is None:
+                tenants_missing += want_t is not None
+                tenants_wrong += want_t is None and got_t is not None
+            elif got_t == want_t:
+                tenants_ok += 1
+            else:
+                tenants_wrong += 1
+        acc["tenants"] = {"ok": tenants_ok, "wrong": tenants_wrong, "missing": tenants_missing}
+        if tenants_wrong or (complete and tenants_missing > (1 - ACCURACY_MIN) * len(plan)):
+            problems.append(f"tenant ids in the request log: {acc['tenants']}")
         if acc["wrong"]:
             problems.append(f"{acc['wrong']} calls attributed to the wrong request; examples "
                             f"(truth, log lines) in {label}.wrong.json")
@@ -599,10 +624,12 @@ class GraphqlE2E(unittest.TestCase):
             return
         acc = self.collector_checks(label, app, plan, truth, before, complete=complete)
         entry.update({k: acc[k] for k in ("calls", "correct", "wrong", "ratio", "by_kind",
-                                          "missing_requests", "attributions", "missed_examples")})
+                                          "missing_requests", "attributions", "missed_examples",
+                                          "tenants")})
         print(f"[gql-e2e] {label}: attribution correct {acc['correct']}/{acc['calls']} = "
               f"{acc['ratio']:.4%}, wrong {acc['wrong']}, by kind {acc['by_kind']}, "
-              f"attributions_total delta {acc['attributions']}", file=sys.stderr)
+              f"attributions_total delta {acc['attributions']}, tenants {acc['tenants']}",
+              file=sys.stderr)
         self.assertEqual(acc["problems"], [], f"{label}: collector problems")
 
     # -- a / b ---------------------------------------------------------------------------------

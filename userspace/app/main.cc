@@ -76,8 +76,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--python-contexts", opts.python_contexts,
                   "Attribute DB/Redis calls to requests under asyncio through Python contexts: "
-                  "auto/on = for CPython targets (a uprobe per asyncio Task created), off")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
+                  "auto/on = every Context birth hooked (a uretprobe per contextvars copy, "
+                  "exact), tasks = asyncio Task births only (cheaper; a call made in a "
+                  "loop-callback Context at a reused address can be misattributed), off")
+      ->check(CLI::IsMember({"auto", "on", "tasks", "off"}))
       ->capture_default_str();
   run->add_option("--request-log", opts.request_log,
                   "One JSON line per answered request (ids, GraphQL operations, attributed "
@@ -91,6 +93,9 @@ int main(int argc, char** argv) {
                   "A normalized statement run at least this often in one request is an N+1")
       ->check(CLI::Range(2u, 100000u))
       ->capture_default_str();
+  run->add_flag("--capture-identity", opts.capture_identity,
+                "Opt-in: write user_id / tenant_id to the request log, from FraiseQL's "
+                "SET LOCAL app.user_id / app.tenant_id or a bearer JWT's sub claim");
   run->add_option("--cache-table", opts.cache_table,
                   "FraiseQL's PostgreSQL cache table (hits/misses from its statements)")
       ->capture_default_str();

@@ -69,6 +69,8 @@ correlator::PipelineOptions PipelineOptionsFrom(const RunOptions& o) {
   p.requests.request_log = OpenJsonLog(o.request_log, "request log");
   p.requests.max_operations_per_service = o.max_operations;
   p.requests.n_plus_one_threshold = o.n_plus_one;
+  p.requests.capture_identity = o.capture_identity;
+  p.db.capture_identity = o.capture_identity;
   return p;
 }
 
@@ -172,7 +174,11 @@ class Collector {
       return;
     }
     const loader::PythonTarget& py = *detected.value();
-    Status s = loader_.WatchPython(t.tgid, py);
+    // "on"/"auto": every Context birth (exact); "tasks": asyncio Task births only (cheaper).
+    const loader::PyBirthHook hook = opts_.python_contexts == "tasks"
+                                         ? loader::PyBirthHook::kAuto
+                                         : loader::PyBirthHook::kCopyCurrentReturn;
+    Status s = loader_.WatchPython(t.tgid, py, hook);
     if (!s.ok()) {
       spdlog::warn("pid {}: Python contexts not attached: {}", t.tgid, s.message());
       return;

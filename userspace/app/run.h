@@ -35,6 +35,7 @@ struct RunOptions {
   std::string request_log;  // JSON line per answered request; "-" stdout, "" off
   size_t max_operations = 200;
   uint32_t n_plus_one = 10;
+  bool capture_identity = false;  // user/tenant ids in the request log (opt-in)
 };
 
 int Run(RunOptions opts);

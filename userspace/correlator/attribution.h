@@ -52,6 +52,9 @@ struct Call {
   bool error = false;
   uint32_t cache_hits = 0;
   uint32_t cache_misses = 0;
+  // --capture-identity only: what a `SET LOCAL app.user_id / app.tenant_id` set ("" if none).
+  std::string user_id{};
+  std::string tenant_id{};
   double seconds() const { return end_ns > start_ns ? double(end_ns - start_ns) / 1e9 : 0.0; }
 };
 

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "correlator/identity.h"
+
 namespace fraiseql::correlator {
 
 using protocols::ParseState;
@@ -106,6 +108,11 @@ void HttpServerConn::DrainRequests() {
       p.x_trace_id = header("X-Trace-ID");
       p.body = std::move(m.body);
       p.body_truncated = m.body_truncated;
+      if (hooks_.capture_identity) {
+        if (auto auth = m.request.FindHeader("Authorization")) {
+          if (auto sub = JwtSubject(*auth)) p.jwt_sub = std::move(*sub);
+        }
+      }
     }
     if (hooks_.attributor) {
       pending_.back().request_id =
@@ -163,6 +170,7 @@ void HttpServerConn::Complete(const Message& response) {
         .x_trace_id = std::move(p.x_trace_id),
         .body = std::move(p.body),
         .body_truncated = p.body_truncated,
+        .jwt_sub = std::move(p.jwt_sub),
     };
     auto header = [&](std::string_view name) {
       auto h = response.response.FindHeader(name);

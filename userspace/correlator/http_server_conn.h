@@ -55,6 +55,7 @@ struct RequestHooks {
   Attributor* attributor = nullptr;
   RequestTracker* tracker = nullptr;
   uint32_t tgid = 0;
+  bool capture_identity = false;  // read the JWT `sub` of Authorization (never the token)
 };
 
 class HttpServerConn {
@@ -82,6 +83,7 @@ class HttpServerConn {
     std::string content_type{}, x_request_id{}, traceparent{}, x_trace_id{};
     std::string body{};
     bool body_truncated = false;
+    std::string jwt_sub{};
   };
   void DrainRequests();
   void DrainResponses();

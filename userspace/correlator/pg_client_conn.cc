@@ -1,5 +1,7 @@
 #include "correlator/pg_client_conn.h"
 
+#include "correlator/identity.h"
+
 #include <algorithm>
 #include <cctype>
 #include <ctime>
@@ -148,7 +150,23 @@ std::string DbMetrics::TableLabel(const std::string& service, const std::string&
   return relation;
 }
 
+namespace {
+
+// What a request's identity statements set (only asked when the user opted in).
+void ReadIdentity(const std::string& sql, Call* call) {
+  if (auto v = SettingValue(sql, "app.user_id")) call->user_id = *v;
+  if (auto v = SettingValue(sql, "app.tenant_id")) call->tenant_id = *v;
+}
+
+}  // namespace
+
 Call DbMetrics::OnQuery(const std::string& service, const QueryRecord& q) {
+  Call call = Record(service, q);
+  if (options_.capture_identity && !q.error && !q.sql.empty()) ReadIdentity(q.sql, &call);
+  return call;
+}
+
+Call DbMetrics::Record(const std::string& service, const QueryRecord& q) {
   double sec = Seconds(q.start_ns, q.end_ns);
   const char* outcome = q.error ? "error" : "success";
   std::string normalized, table;

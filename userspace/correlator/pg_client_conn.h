@@ -28,6 +28,7 @@ struct DbOptions {
   size_t max_tables_per_service = 200;         // table_name values before "other"
   size_t max_statements = 5000;                // per-statement stats before "<other>"
   std::FILE* slow_log = nullptr;               // JSON lines; nullptr: none
+  bool capture_identity = false;               // --capture-identity: app.user_id / tenant_id
 };
 
 // Per normalized statement, like pg_stat_statements but from the wire (GET /api/v1/statements).
@@ -81,6 +82,7 @@ class DbMetrics {
   const DbOptions& options() const { return options_; }
 
  private:
+  Call Record(const std::string& service, const protocols::pgsql::QueryRecord& q);
   const SqlShape& Shape(const std::string& sql);
   std::string TableLabel(const std::string& service, const std::string& relation);
 

@@ -113,7 +113,8 @@ void Pipeline::Classify(Connection& c) {
     c.protocol = ConnProtocol::kHttp1Server;
     RequestHooks hooks;
     if (options_.request_contexts) {
-      hooks = RequestHooks{&attributor_, &request_tracker_, c.key.tgid};
+      hooks = RequestHooks{&attributor_, &request_tracker_, c.key.tgid,
+                           options_.requests.capture_identity};
     }
     c.http.emplace(http_metrics_, ServiceOf(c.key.tgid), options_.stream_buffer_bytes, hooks);
   } else {

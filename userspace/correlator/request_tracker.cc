@@ -312,6 +312,17 @@ void RequestTracker::OnRequest(const std::string& service, const HttpRequestView
     }
   }
   line["calls"] = std::move(jcalls);
+  if (options_.capture_identity) {
+    // FraiseQL's SET LOCAL in the request's own transaction wins over the token's subject.
+    std::string user, tenant;
+    for (const Call& c : calls) {
+      if (user.empty()) user = c.user_id;
+      if (tenant.empty()) tenant = c.tenant_id;
+    }
+    if (user.empty()) user = r.jwt_sub;
+    if (!user.empty()) line["user_id"] = user;
+    if (!tenant.empty()) line["tenant_id"] = tenant;
+  }
   if (!repeated.empty()) {
     nlohmann::json jr = nlohmann::json::array();
     for (const auto& [stmt, cnt] : repeated) jr.push_back({{"statement", stmt}, {"executions", cnt}});

@@ -23,6 +23,7 @@ struct RequestOptions {
   size_t apq_memory = 10000;                // persisted-query hashes remembered per service
   std::FILE* request_log = nullptr;         // JSON lines per request (opt-in); nullptr: none
   std::FILE* event_log = nullptr;           // N+1 findings as JSON lines; nullptr: none
+  bool capture_identity = false;            // user_id / tenant_id in the request log
 };
 
 // One answered HTTP request as the server connection saw it.
@@ -44,6 +45,7 @@ struct HttpRequestView {
   std::string x_trace_id;
   std::string body;
   bool body_truncated = false;
+  std::string jwt_sub{};  // --capture-identity only
   // Response.
   std::string response_content_type{};
   std::string response_content_encoding{};
