@@ -1,6 +1,7 @@
 #include "correlator/pg_client_conn.h"
 
 #include "correlator/identity.h"
+#include "correlator/json_lines.h"
 
 #include <algorithm>
 #include <cctype>
@@ -35,17 +36,6 @@ bool IsTable(const std::string& relation, const std::string& table) {
   std::string t = Lower(table);
   size_t dot = r.rfind('.');
   return r == t || (dot != std::string::npos && r.substr(dot + 1) == t);
-}
-
-std::string UtcNow() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  tm t;
-  gmtime_r(&ts.tv_sec, &t);
-  char buf[40];
-  size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &t);
-  std::snprintf(buf + n, sizeof(buf) - n, ".%03ldZ", ts.tv_nsec / 1000000);
-  return buf;
 }
 
 }  // namespace
@@ -193,14 +183,12 @@ Call DbMetrics::Record(const std::string& service, const QueryRecord& q) {
   if (q.end_ns > q.start_ns && q.end_ns - q.start_ns >= options_.slow_query_ns) {
     slow_.WithLabels({service, type}).Inc();
     if (options_.slow_log) {
-      nlohmann::json line = {{"ts", UtcNow()}, {"event", "slow_query"},
+      nlohmann::json line = {{"ts", UtcTimestamp()}, {"event", "slow_query"},
                              {"service_name", service}, {"query", normalized},
                              {"query_type", type}, {"table_name", table},
                              {"duration_seconds", sec}, {"rows", q.rows}};
       if (q.error) line["sqlstate"] = q.sqlstate;
-      std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-      std::fprintf(options_.slow_log, "%s\n", text.c_str());
-      std::fflush(options_.slow_log);
+      WriteJsonLine(options_.slow_log, line);
     }
   }
 

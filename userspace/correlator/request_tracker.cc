@@ -1,10 +1,12 @@
 #include "correlator/request_tracker.h"
 
-#include <chrono>
 #include <map>
 #include <random>
 
 #include <nlohmann/json.hpp>
+
+#include "correlator/identity.h"
+#include "correlator/json_lines.h"
 
 namespace fraiseql::correlator {
 
@@ -15,16 +17,6 @@ namespace {
 std::vector<double> DepthBuckets() { return {1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50}; }
 std::vector<double> FieldBuckets() { return {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000}; }
 std::vector<double> CountBuckets() { return {0, 1, 2, 3, 5, 8, 10, 15, 20, 30, 50, 100, 200}; }
-
-// Header values that end up in logs: printable ASCII, bounded.
-std::string SanitizeId(std::string_view v, size_t max = 128) {
-  std::string out;
-  for (char c : v) {
-    if (out.size() >= max) break;
-    if (c > 0x20 && c < 0x7f && c != '"' && c != '\\') out.push_back(c);
-  }
-  return out;
-}
 
 bool IsHex(std::string_view s) {
   for (char c : s) {
@@ -55,14 +47,13 @@ uint64_t Mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-void WriteLine(std::FILE* f, const nlohmann::json& j) {
-  std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::fprintf(f, "%s\n", text.c_str());
-  std::fflush(f);
+// The label of an operation known only by the operationName the client sent (its document
+// did not parse, or was not sent); `fallback` when no name was sent either.
+std::string SentNameLabel(const gql::RequestItem& item, const char* fallback) {
+  if (!item.operation_name || item.operation_name->empty()) return fallback;
+  gql::OperationInfo named;
+  named.name = *item.operation_name;
+  return gql::OperationLabel(named);
 }
 
 }  // namespace
@@ -167,9 +158,7 @@ std::vector<RequestTracker::OpResult> RequestTracker::GraphqlOperations(
         label = gql::OperationLabel(item.op);
       } else {
         malformed_.WithLabels({"document_" + item.op.error}).Inc();
-        gql::OperationInfo named;
-        if (item.operation_name) named.name = *item.operation_name;
-        label = named.name.empty() ? "invalid_document" : gql::OperationLabel(named);
+        label = SentNameLabel(item, "invalid_document");
       }
       op.type = item.op.type;
       op.depth = item.op.depth;
@@ -190,9 +179,7 @@ std::vector<RequestTracker::OpResult> RequestTracker::GraphqlOperations(
       if (ri && ri->persisted_query_not_found) {
         op.apq = "miss";
         op.counted = false;  // the client retries with the query: that one executes
-        gql::OperationInfo named;
-        if (item.operation_name) named.name = *item.operation_name;
-        label = named.name.empty() ? "persisted_unknown" : gql::OperationLabel(named);
+        label = SentNameLabel(item, "persisted_unknown");
       } else {
         op.apq = "hit";
         request_ok = true;
@@ -204,9 +191,7 @@ std::vector<RequestTracker::OpResult> RequestTracker::GraphqlOperations(
           op.complexity = e->complexity;
         } else {
           // Registered before we watched: the name may still be in operationName.
-          gql::OperationInfo named;
-          if (item.operation_name) named.name = *item.operation_name;
-          label = named.name.empty() ? "persisted_unknown" : gql::OperationLabel(named);
+          label = SentNameLabel(item, "persisted_unknown");
         }
       }
     } else {
@@ -270,8 +255,8 @@ void RequestTracker::OnRequest(const std::string& service, const HttpRequestView
       repeated.emplace_back(stmt, n);
       n_plus_one_.WithLabels({service, single->name}).Inc();
       if (options_.event_log) {
-        WriteLine(options_.event_log,
-                  {{"ts", UnixNow()}, {"event", "n_plus_one"}, {"service_name", service},
+        WriteJsonLine(options_.event_log,
+                  {{"ts", UtcTimestamp()}, {"event", "n_plus_one"}, {"service_name", service},
                    {"operation_name", single->name}, {"statement", stmt}, {"executions", n},
                    {"threshold", options_.n_plus_one_threshold}});
       }
@@ -279,14 +264,14 @@ void RequestTracker::OnRequest(const std::string& service, const HttpRequestView
   }
 
   if (!options_.request_log) return;
-  std::string request_id = SanitizeId(r.x_request_id);
+  std::string request_id = SanitizeIdentity(r.x_request_id);
   uint64_t n = ++id_counter_;
   if (request_id.empty()) request_id = Hex(Mix(id_seed_ ^ n), 16);
   std::string trace_id = TraceIdFromTraceparent(r.traceparent);
-  if (trace_id.empty()) trace_id = SanitizeId(r.x_trace_id);
+  if (trace_id.empty()) trace_id = SanitizeIdentity(r.x_trace_id);
   if (trace_id.empty()) trace_id = Hex(Mix(id_seed_ + n), 16) + Hex(Mix(~id_seed_ ^ n), 16);
   nlohmann::json line = {
-      {"ts", UnixNow()},          {"service", service},      {"request_id", request_id},
+      {"ts", UtcTimestamp()},          {"service", service},      {"request_id", request_id},
       {"trace_id", trace_id},     {"method", r.method},      {"endpoint", r.endpoint},
       {"status", r.status},       {"duration_seconds", seconds}, {"db_queries", db},
       {"db_seconds", db_seconds}, {"redis_commands", redis}, {"cache_hits", hits},
@@ -328,7 +313,7 @@ void RequestTracker::OnRequest(const std::string& service, const HttpRequestView
     for (const auto& [stmt, cnt] : repeated) jr.push_back({{"statement", stmt}, {"executions", cnt}});
     line["n_plus_one"] = std::move(jr);
   }
-  WriteLine(options_.request_log, line);
+  WriteJsonLine(options_.request_log, line);
 }
 
 }  // namespace fraiseql::correlator

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <list>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -49,7 +50,7 @@ struct HttpRequestView {
   // Response.
   std::string response_content_type{};
   std::string response_content_encoding{};
-  std::string response_body{};
+  std::string_view response_body{};  // valid during OnRequest only
   bool response_body_truncated = false;
 };
 
@@ -57,6 +58,15 @@ class RequestTracker {
  public:
   RequestTracker(metrics::Registry& registry, Attributor& attributor, RequestOptions options);
 
+  // A request's head was read (`start`: the origin of its first byte); returns its id.
+  uint64_t OnRequestStart(uint32_t tgid, const Origin& start) {
+    return attributor_.OnRequestStart(tgid, start);
+  }
+  // Its connection closed unanswered.
+  void OnRequestAbandoned(uint32_t tgid, uint64_t request_id) {
+    attributor_.OnRequestAbandoned(tgid, request_id);
+  }
+  // It was answered: attribution, GraphQL metrics, N+1, the request log.
   void OnRequest(const std::string& service, const HttpRequestView& r);
 
  private:
