@@ -158,8 +158,8 @@ class Collector {
                  discovery::RuntimeName(t.runtime), t.reason);
   }
 
-  // Asyncio attribution: the running task's Context read at each socket syscall, Task births
-  // through a uprobe in _asyncio (docs/request-contexts.md, docs/python-contexts.md).
+  // Asyncio attribution: the running task's Context read at each socket syscall, Context births
+  // through the probe --python-contexts picks (docs/request-contexts.md, python-contexts.md).
   void WatchPythonContexts(const discovery::Target& t) {
     if (opts_.python_contexts == "off") return;
     if (opts_.python_contexts == "auto" && t.runtime != discovery::Runtime::kPython) return;

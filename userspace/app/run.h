@@ -28,9 +28,10 @@ struct RunOptions {
   // libpq uprobes: "auto" attaches them to a process once one of its PostgreSQL connections
   // turns out to be TLS (the wire is then unreadable); "on" for every Python target; "off".
   std::string libpq_uprobes = "auto";
-  // Asyncio attribution: "auto"/"on" read the running task's Python Context at each socket
-  // syscall of CPython targets and hook asyncio Task creation (a uprobe per watched process,
-  // ≈ 12 µs per Task here); "off": attribution by single request in flight / thread only.
+  // Asyncio attribution: "auto" (CPython targets) / "on" (every target) read the running task's
+  // Python Context at each socket syscall and hook every Context birth (a uretprobe per watched
+  // process, ≈ 13–16 µs per copy here); "tasks": asyncio Task births only (a uprobe, cheaper,
+  // can misattribute); "off": attribution by single request in flight / thread only.
   std::string python_contexts = "auto";
   std::string request_log;  // JSON line per answered request; "-" stdout, "" off
   size_t max_operations = 200;

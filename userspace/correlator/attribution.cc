@@ -27,10 +27,10 @@ struct Attributor::Request {
   std::vector<Call> calls{};  // given by single-in-flight / thread-per-request
 };
 
+// A call made in a known Context while requests were in flight, waiting for its owner.
 struct Attributor::PendingCall {
   Call call;
   std::shared_ptr<CtxNode> node;
-  bool had_candidates = false;
 };
 
 struct Attributor::Process {
@@ -140,11 +140,21 @@ uint64_t Attributor::OnRequestStart(uint32_t tgid, const Origin& start) {
 
 void Attributor::OnCall(uint32_t tgid, const Origin& origin, Call call) {
   Process& p = Proc(tgid);
-  std::vector<Request*> candidates;
+  // Requests that could own it: in flight, started before it. Remember the only one, or the
+  // only one read on the call's thread.
+  size_t candidates = 0, on_thread = 0;
+  Request* only = nullptr;
+  Request* only_on_thread = nullptr;
   for (auto& [id, r] : p.requests) {
-    if (r.start_ns <= call.start_ns) candidates.push_back(&r);
+    if (r.start_ns > call.start_ns) continue;
+    ++candidates;
+    only = &r;
+    if (origin.tid != 0 && r.read_tid == origin.tid) {
+      ++on_thread;
+      only_on_thread = &r;
+    }
   }
-  if (candidates.empty()) {
+  if (candidates == 0) {
     orphan_.Inc();
     return;
   }
@@ -156,31 +166,23 @@ void Attributor::OnCall(uint32_t tgid, const Origin& origin, Call call) {
   }
   if (node) {
     if (p.pending.size() >= options_.max_pending_calls) {
-      Resolve(p, p.pending.front(), "ambiguous");
+      ambiguous_.Inc();
       p.pending.pop_front();
     }
     if (spdlog::should_log(spdlog::level::trace)) {
       spdlog::trace("attribution: pid {} call '{}' at {} ctx {:#x} tid {}", tgid, call.what,
                     call.start_ns, origin.py_ctx, origin.tid);
     }
-    p.pending.push_back(
-        PendingCall{.call = std::move(call), .node = std::move(node), .had_candidates = true});
+    p.pending.push_back(PendingCall{.call = std::move(call), .node = std::move(node)});
     return;
   }
   Request* owner = nullptr;
   const char* method = nullptr;
-  if (candidates.size() == 1) {
-    owner = candidates[0];
+  if (candidates == 1) {
+    owner = only;
     method = "single_in_flight";
-  } else if (p.thread_per_request && origin.tid != 0) {
-    for (Request* r : candidates) {
-      if (r->read_tid != origin.tid) continue;
-      if (owner) {
-        owner = nullptr;
-        break;
-      }
-      owner = r;
-    }
+  } else if (p.thread_per_request && on_thread == 1) {
+    owner = only_on_thread;
     method = "thread_per_request";
   }
   if (!owner) {
@@ -188,7 +190,6 @@ void Attributor::OnCall(uint32_t tgid, const Origin& origin, Call call) {
     return;
   }
   exact_.Inc();
-  ++exact_total_;
   method_.WithLabels({method}).Inc();
   owner->calls.push_back(std::move(call));
 }
@@ -251,8 +252,7 @@ std::vector<Call> Attributor::OnRequestEnd(uint32_t tgid, uint64_t request_id,
                       pc->call.what, pc->call.start_ns);
       }
       exact_.Inc();
-      ++exact_total_;
-      method_.WithLabels({by_context ? "python_context" : "single_in_flight"}).Inc();
+          method_.WithLabels({by_context ? "python_context" : "single_in_flight"}).Inc();
       out.push_back(std::move(pc->call));
       pc = p.pending.erase(pc);
     }
@@ -277,10 +277,11 @@ void Attributor::Expire(Process& p) {
   // such request has ended, nobody can claim it.
   uint64_t oldest = UINT64_MAX;
   for (const auto& [id, r] : p.requests) oldest = std::min(oldest, r.start_ns);
-  // Pending calls are in completion order, not start order: scan them all.
+  // Pending calls are in completion order, not start order: scan them all. They were made
+  // while requests were in flight (else they were orphans at once): unproven, so ambiguous.
   for (auto pc = p.pending.begin(); pc != p.pending.end();) {
     if (pc->call.start_ns < oldest) {
-      Resolve(p, *pc, pc->had_candidates ? "ambiguous" : "orphan");
+      ambiguous_.Inc();
       pc = p.pending.erase(pc);
     } else {
       ++pc;
@@ -288,18 +289,10 @@ void Attributor::Expire(Process& p) {
   }
 }
 
-void Attributor::Resolve(Process&, PendingCall&, const char* result) {
-  if (result[0] == 'a') {
-    ambiguous_.Inc();
-  } else {
-    orphan_.Inc();
-  }
-}
-
 void Attributor::ForgetProcess(uint32_t tgid) {
   auto it = procs_.find(tgid);
   if (it == procs_.end()) return;
-  for (auto& pc : it->second->pending) Resolve(*it->second, pc, "ambiguous");
+  ambiguous_.Inc(double(it->second->pending.size()));
   procs_.erase(it);
 }
 

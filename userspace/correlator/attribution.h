@@ -95,8 +95,6 @@ class Attributor {
   void OnRequestAbandoned(uint32_t tgid, uint64_t request_id);
   // The process is gone.
   void ForgetProcess(uint32_t tgid);
-  // Totals so far, for tests and logs.
-  uint64_t exact() const { return exact_total_; }
 
  private:
   struct CtxNode;
@@ -107,12 +105,10 @@ class Attributor {
   std::shared_ptr<CtxNode> Node(Process& p, uint64_t addr);
   // Decides the pending calls no in-flight request can own any more.
   void Expire(Process& p);
-  void Resolve(Process& p, PendingCall& c, const char* result);
 
   AttributionOptions options_;
   std::unordered_map<uint32_t, std::unique_ptr<Process>> procs_;
   uint64_t next_request_id_ = 1;
-  uint64_t exact_total_ = 0;
   metrics::Counter& exact_;
   metrics::Counter& ambiguous_;
   metrics::Counter& orphan_;

@@ -12,6 +12,11 @@ using protocols::http1::MessageType;
 
 namespace {
 
+std::string HeaderValue(const protocols::http1::HeadInfo& head, std::string_view name) {
+  auto v = head.FindHeader(name);
+  return v ? std::string(*v) : std::string();
+}
+
 metrics::CounterFamily& UnpairedFamily(metrics::Registry& registry) {
   return registry.AddCounter("fraiseql_collector_unpaired_messages_total",
                              "Requests whose connection closed unanswered (kind=request) and "
@@ -98,14 +103,10 @@ void HttpServerConn::DrainRequests() {
     });
     if (hooks_.tracker) {
       Pending& p = pending_.back();
-      auto header = [&](std::string_view name) {
-        auto v = m.request.FindHeader(name);
-        return v ? std::string(*v) : std::string();
-      };
-      p.content_type = header("Content-Type");
-      p.x_request_id = header("X-Request-ID");
-      p.traceparent = header("traceparent");
-      p.x_trace_id = header("X-Trace-ID");
+      p.content_type = HeaderValue(m.request, "Content-Type");
+      p.x_request_id = HeaderValue(m.request, "X-Request-ID");
+      p.traceparent = HeaderValue(m.request, "traceparent");
+      p.x_trace_id = HeaderValue(m.request, "X-Trace-ID");
       p.body = std::move(m.body);
       p.body_truncated = m.body_truncated;
       if (hooks_.capture_identity) {
@@ -113,10 +114,8 @@ void HttpServerConn::DrainRequests() {
           if (auto sub = JwtSubject(*auth)) p.jwt_sub = std::move(*sub);
         }
       }
-    }
-    if (hooks_.attributor) {
-      pending_.back().request_id =
-          hooks_.attributor->OnRequestStart(hooks_.tgid, streams_.in_origins.Find(m.start_ts));
+      p.request_id =
+          hooks_.tracker->OnRequestStart(hooks_.tgid, streams_.in_origins.Find(m.start_ts));
     }
     metrics_.OnRequestStart(service_);
     if (m.request.method == "CONNECT") requests_.SetUpgraded();
@@ -172,17 +171,11 @@ void HttpServerConn::Complete(const Message& response) {
         .body_truncated = p.body_truncated,
         .jwt_sub = std::move(p.jwt_sub),
     };
-    auto header = [&](std::string_view name) {
-      auto h = response.response.FindHeader(name);
-      return h ? std::string(*h) : std::string();
-    };
-    v.response_content_type = header("Content-Type");
-    v.response_content_encoding = header("Content-Encoding");
+    v.response_content_type = HeaderValue(response.response, "Content-Type");
+    v.response_content_encoding = HeaderValue(response.response, "Content-Encoding");
     v.response_body = response.body;
     v.response_body_truncated = response.body_truncated;
     hooks_.tracker->OnRequest(service_, v);
-  } else if (hooks_.attributor) {
-    hooks_.attributor->OnRequestEnd(hooks_.tgid, p.request_id, streams_.out_origins.Find(response.start_ts));
   }
   if (status == 101) requests_.SetUpgraded();
 }
@@ -194,7 +187,7 @@ void HttpServerConn::OnClose() {
   }
   if (responses_.Finish(streams_.out, &m)) Complete(m);
   while (!pending_.empty()) {
-    if (hooks_.attributor) hooks_.attributor->OnRequestAbandoned(hooks_.tgid, pending_.front().request_id);
+    if (hooks_.tracker) hooks_.tracker->OnRequestAbandoned(hooks_.tgid, pending_.front().request_id);
     pending_.pop_front();
     metrics_.OnRequestAbandoned(service_);
   }

@@ -52,7 +52,6 @@ class HttpMetrics {
 // Request contexts and attribution for a server connection (optional: without them only the
 // HTTP metrics are kept).
 struct RequestHooks {
-  Attributor* attributor = nullptr;
   RequestTracker* tracker = nullptr;
   uint32_t tgid = 0;
   bool capture_identity = false;  // read the JWT `sub` of Authorization (never the token)

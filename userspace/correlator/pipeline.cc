@@ -113,8 +113,7 @@ void Pipeline::Classify(Connection& c) {
     c.protocol = ConnProtocol::kHttp1Server;
     RequestHooks hooks;
     if (options_.request_contexts) {
-      hooks = RequestHooks{&attributor_, &request_tracker_, c.key.tgid,
-                           options_.requests.capture_identity};
+      hooks = RequestHooks{&request_tracker_, c.key.tgid, options_.requests.capture_identity};
     }
     c.http.emplace(http_metrics_, ServiceOf(c.key.tgid), options_.stream_buffer_bytes, hooks);
   } else {
@@ -153,7 +152,7 @@ void Pipeline::OnData(const DataEvent& e) {
       }
       break;
     case ConnProtocol::kClientPending:
-      OnClientData(c, e);
+      OnClientData(c, e, origin);
       break;
     case ConnProtocol::kPgClient: {
       bool was_encrypted = c.pg->encrypted();
@@ -170,10 +169,9 @@ void Pipeline::OnData(const DataEvent& e) {
   }
 }
 
-void Pipeline::OnClientData(Connection& c, const DataEvent& e) {
+void Pipeline::OnClientData(Connection& c, const DataEvent& e, const Origin& origin) {
   if (!c.undecided) c.undecided.emplace(options_.stream_buffer_bytes);
-  c.undecided->Add(e.dir, e.pos, e.data, e.orig_size,
-                   Origin{.ts_ns = e.ts_ns, .tid = e.tid, .py_ctx = e.py_ctx});
+  c.undecided->Add(e.dir, e.pos, e.data, e.orig_size, origin);
   conn::StreamBuffer& buf = e.dir == Direction::kEgress ? c.undecided->out : c.undecided->in;
   ClientProtocol p = InferClientProtocol(e.dir, buf.head(), buf.Contiguous(), c.rport);
   const std::string& service = ServiceOf(c.key.tgid);

@@ -81,7 +81,7 @@ class Pipeline {
   void Classify(Connection& c);
   CallHooks Hooks(const Connection& c);
   void OnData(const DataEvent& e);
-  void OnClientData(Connection& c, const DataEvent& e);
+  void OnClientData(Connection& c, const DataEvent& e, const Origin& origin);
   void OnConn(const ConnEvent& e);
   void OnPq(const PqEvent& e);
   Connection* FindByFd(uint32_t tgid, int32_t fd);
