@@ -11,6 +11,8 @@ namespace {
 // Ancestors walked from a call's Context. Deeper chains are cut at birth, so nothing is lost:
 // a request's task is a handful of levels above the calls it causes.
 constexpr int kMaxDepth = 64;
+
+void Bump(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 }  // namespace
 
 struct Attributor::CtxNode {
@@ -25,6 +27,7 @@ struct Attributor::Request {
   uint32_t read_tid = 0;
   bool overlapped = false;  // another request was in flight at some point of its life
   std::vector<Call> calls{};  // given by single-in-flight / thread-per-request
+  uint32_t ambiguous = 0;     // calls made while it was in flight that nobody could claim
 };
 
 // A call made in a known Context while requests were in flight, waiting for its owner.
@@ -42,32 +45,7 @@ struct Attributor::Process {
 };
 
 
-Attributor::Attributor(metrics::Registry& registry, AttributionOptions options)
-    : options_(options),
-      exact_(registry
-                 .AddCounter("fraiseql_collector_attributions_total",
-                             "Outbound calls (PostgreSQL statements, Redis commands) by "
-                             "attribution to an inbound request: exact, ambiguous (several "
-                             "requests could own it: not guessed), orphan (no request could)",
-                             {"result"})
-                 .WithLabels({"exact"})),
-      ambiguous_(registry.AddCounter("fraiseql_collector_attributions_total", "", {"result"})
-                     .WithLabels({"ambiguous"})),
-      orphan_(registry.AddCounter("fraiseql_collector_attributions_total", "", {"result"})
-                  .WithLabels({"orphan"})),
-      method_(registry.AddCounter("fraiseql_collector_attribution_methods_total",
-                                  "Exact attributions by method: python_context, "
-                                  "single_in_flight, thread_per_request",
-                                  {"method"})),
-      births_(registry
-                  .AddCounter("fraiseql_collector_python_contexts_total",
-                              "Python contextvars Contexts born in observed processes "
-                              "(PyContext_CopyCurrent), by whether the address was known",
-                              {"address"})
-                  .WithLabels({"new"})),
-      context_resets_(registry.AddCounter("fraiseql_collector_python_contexts_total", "",
-                                          {"address"})
-                          .WithLabels({"reused"})) {}
+Attributor::Attributor(AttributionOptions options) : options_(options) {}
 
 Attributor::~Attributor() = default;
 
@@ -107,15 +85,21 @@ void Attributor::OnContextBirth(uint32_t tgid, uint64_t ts_ns, uint64_t parent, 
   }
   auto [it, inserted] = p.contexts.try_emplace(child, n);
   if (inserted) {
-    births_.Inc();
+    Bump(stats_.births_new);
   } else {
     it->second = n;  // the address was freed and reused: a new Context
-    context_resets_.Inc();
+    Bump(stats_.births_reused);
   }
   if (p.contexts.size() > options_.max_contexts) p.contexts.clear();
 }
 
 uint64_t Attributor::OnRequestStart(uint32_t tgid, const Origin& start) {
+  uint64_t id = next_request_id_++;
+  OnRequestStart(tgid, id, start);
+  return id;
+}
+
+void Attributor::OnRequestStart(uint32_t tgid, uint64_t id, const Origin& start) {
   Process& p = Proc(tgid);
   if (p.requests.size() >= options_.max_requests) {
     p.requests.erase(p.requests.begin());
@@ -126,7 +110,6 @@ uint64_t Attributor::OnRequestStart(uint32_t tgid, const Origin& start) {
     if (r.read_tid == start.tid) p.thread_per_request = false;
     r.overlapped = true;
   }
-  uint64_t id = next_request_id_++;
   if (spdlog::should_log(spdlog::level::trace)) {
     spdlog::trace("attribution: pid {} request {} begins at {} tid {} ({} in flight)", tgid, id,
                   start.ts_ns, start.tid, p.requests.size());
@@ -135,7 +118,6 @@ uint64_t Attributor::OnRequestStart(uint32_t tgid, const Origin& start) {
                                  .start_ns = start.ts_ns,
                                  .read_tid = start.tid,
                                  .overlapped = overlapped});
-  return id;
 }
 
 void Attributor::OnCall(uint32_t tgid, const Origin& origin, Call call) {
@@ -155,7 +137,7 @@ void Attributor::OnCall(uint32_t tgid, const Origin& origin, Call call) {
     }
   }
   if (candidates == 0) {
-    orphan_.Inc();
+    Bump(stats_.orphan);
     return;
   }
   std::shared_ptr<CtxNode> node;
@@ -166,42 +148,48 @@ void Attributor::OnCall(uint32_t tgid, const Origin& origin, Call call) {
   }
   if (node) {
     if (p.pending.size() >= options_.max_pending_calls) {
-      ambiguous_.Inc();
+      Bump(stats_.ambiguous);
       p.pending.pop_front();
     }
     if (spdlog::should_log(spdlog::level::trace)) {
-      spdlog::trace("attribution: pid {} call '{}' at {} ctx {:#x} tid {}", tgid, call.what,
+      spdlog::trace("attribution: pid {} call '{}' at {} ctx {:#x} tid {}", tgid, call.what(),
                     call.start_ns, origin.py_ctx, origin.tid);
     }
     p.pending.push_back(PendingCall{.call = std::move(call), .node = std::move(node)});
     return;
   }
   Request* owner = nullptr;
-  const char* method = nullptr;
+  std::atomic<uint64_t>* method = nullptr;
   if (candidates == 1) {
     owner = only;
-    method = "single_in_flight";
+    method = &stats_.by_single_in_flight;
   } else if (p.thread_per_request && on_thread == 1) {
     owner = only_on_thread;
-    method = "thread_per_request";
+    method = &stats_.by_thread;
   }
   if (!owner) {
-    ambiguous_.Inc();
+    Bump(stats_.ambiguous);
+    // Every request that could own it no longer knows all its calls.
+    for (auto& [id, r] : p.requests) {
+      if (r.start_ns <= call.start_ns) ++r.ambiguous;
+    }
     return;
   }
-  exact_.Inc();
-  method_.WithLabels({method}).Inc();
+  Bump(stats_.exact);
+  Bump(*method);
   owner->calls.push_back(std::move(call));
 }
 
-std::vector<Call> Attributor::OnRequestEnd(uint32_t tgid, uint64_t request_id,
-                                           const Origin& first_write) {
+RequestCalls Attributor::End(uint32_t tgid, uint64_t request_id, const Origin& first_write) {
   Process& p = Proc(tgid);
   auto it = p.requests.find(request_id);
   if (it == p.requests.end()) return {};
   Request req = std::move(it->second);
   p.requests.erase(it);
-  std::vector<Call> out = std::move(req.calls);
+  RequestCalls result;
+  result.ambiguous = req.ambiguous;
+  std::vector<Call>& out = result.calls;
+  out = std::move(req.calls);
 
   // The request's root (see the header): the writer's topmost ancestor born after the request
   // started.
@@ -249,18 +237,27 @@ std::vector<Call> Attributor::OnRequestEnd(uint32_t tgid, uint64_t request_id,
       }
       if (spdlog::should_log(spdlog::level::trace)) {
         spdlog::trace("attribution: pid {} request {} claims '{}' at {}", tgid, request_id,
-                      pc->call.what, pc->call.start_ns);
+                      pc->call.what(), pc->call.start_ns);
       }
-      exact_.Inc();
-          method_.WithLabels({by_context ? "python_context" : "single_in_flight"}).Inc();
+      Bump(stats_.exact);
+      Bump(by_context ? stats_.by_context : stats_.by_single_in_flight);
       out.push_back(std::move(pc->call));
       pc = p.pending.erase(pc);
     }
     std::stable_sort(out.begin(), out.end(),
                      [](const Call& a, const Call& b) { return a.end_ns < b.end_ns; });
   }
+  if (roots.empty() && !alone) {
+    // No root to tell its calls from the others': the undecided ones made in its window may
+    // be its own.
+    for (const auto& pc : p.pending) {
+      if (pc.call.start_ns >= req.start_ns && pc.call.start_ns <= first_write.ts_ns) {
+        ++result.ambiguous;
+      }
+    }
+  }
   Expire(p);
-  return out;
+  return result;
 }
 
 void Attributor::OnRequestAbandoned(uint32_t tgid, uint64_t request_id) {
@@ -281,7 +278,7 @@ void Attributor::Expire(Process& p) {
   // while requests were in flight (else they were orphans at once): unproven, so ambiguous.
   for (auto pc = p.pending.begin(); pc != p.pending.end();) {
     if (pc->call.start_ns < oldest) {
-      ambiguous_.Inc();
+      Bump(stats_.ambiguous);
       pc = p.pending.erase(pc);
     } else {
       ++pc;
@@ -292,7 +289,7 @@ void Attributor::Expire(Process& p) {
 void Attributor::ForgetProcess(uint32_t tgid) {
   auto it = procs_.find(tgid);
   if (it == procs_.end()) return;
-  ambiguous_.Inc(double(it->second->pending.size()));
+  stats_.ambiguous.fetch_add(it->second->pending.size(), std::memory_order_relaxed);
   procs_.erase(it);
 }
 

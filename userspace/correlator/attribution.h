@@ -29,6 +29,7 @@
 // could own it: startup, pool maintenance, background work, a call after its request ended).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -37,33 +38,25 @@
 #include <unordered_map>
 #include <vector>
 
-#include "correlator/stream_pair.h"
-#include "metrics/registry.h"
+#include "records/records.h"
 
 namespace fraiseql::correlator {
 
-// One outbound call as the request context needs it.
-struct Call {
-  enum class Kind : uint8_t { kDb, kRedis };
-  Kind kind = Kind::kDb;
-  std::string what;  // normalized statement, or the Redis command label ("GET", "CLIENT|SETNAME")
-  uint64_t start_ns = 0;
-  uint64_t end_ns = 0;
-  bool error = false;
-  uint32_t cache_hits = 0;
-  uint32_t cache_misses = 0;
-  // --capture-identity only: what a `SET LOCAL app.user_id / app.tenant_id` set ("" if none).
-  std::string user_id{};
-  std::string tenant_id{};
-  double seconds() const { return end_ns > start_ns ? double(end_ns - start_ns) / 1e9 : 0.0; }
+using records::Call;
+using records::Origin;
+
+// What the attributor decided, for the self-metrics (read from any thread).
+struct AttributionStats {
+  std::atomic<uint64_t> exact{0}, ambiguous{0}, orphan{0};
+  std::atomic<uint64_t> by_context{0}, by_single_in_flight{0}, by_thread{0};
+  std::atomic<uint64_t> births_new{0}, births_reused{0};
 };
 
-class Attributor;
-
-// Where a client connection reports its calls (optional).
-struct CallHooks {
-  Attributor* attributor = nullptr;
-  uint32_t tgid = 0;
+// What OnRequestEnd knows of a request: its exact calls, and how many calls made while it was
+// in flight could not be decided (it may own some of them).
+struct RequestCalls {
+  std::vector<Call> calls;
+  uint32_t ambiguous = 0;
 };
 
 struct AttributionOptions {
@@ -79,22 +72,30 @@ struct AttributionOptions {
 
 class Attributor {
  public:
-  Attributor(metrics::Registry& registry, AttributionOptions options);
+  explicit Attributor(AttributionOptions options);
   ~Attributor();
 
   // A Python Context was born (PyContext_CopyCurrent) in `tgid`: `child` copies `parent`.
   void OnContextBirth(uint32_t tgid, uint64_t ts_ns, uint64_t parent, uint64_t child);
-  // An inbound request's head was read; `start` is the origin of its first byte. Returns its id.
+  // An inbound request's head was read; `start` is the origin of its first byte. `id` is unique
+  // in the process (the HTTP handler's); the second form numbers requests itself (tests).
+  void OnRequestStart(uint32_t tgid, uint64_t id, const Origin& start);
   uint64_t OnRequestStart(uint32_t tgid, const Origin& start);
   // A call made by `tgid` (origin of its first byte) has completed.
   void OnCall(uint32_t tgid, const Origin& origin, Call call);
   // The request was answered: `first_write` is the origin of its response's first byte. Returns
   // the calls attributed to it (exact only), in completion order.
-  std::vector<Call> OnRequestEnd(uint32_t tgid, uint64_t request_id, const Origin& first_write);
+  std::vector<Call> OnRequestEnd(uint32_t tgid, uint64_t request_id, const Origin& first_write) {
+    return End(tgid, request_id, first_write).calls;
+  }
+  // The same, with the number of undecided calls it may own.
+  RequestCalls End(uint32_t tgid, uint64_t request_id, const Origin& first_write);
   // The request's connection closed unanswered.
   void OnRequestAbandoned(uint32_t tgid, uint64_t request_id);
   // The process is gone.
   void ForgetProcess(uint32_t tgid);
+
+  const AttributionStats& stats() const { return stats_; }
 
  private:
   struct CtxNode;
@@ -109,12 +110,7 @@ class Attributor {
   AttributionOptions options_;
   std::unordered_map<uint32_t, std::unique_ptr<Process>> procs_;
   uint64_t next_request_id_ = 1;
-  metrics::Counter& exact_;
-  metrics::Counter& ambiguous_;
-  metrics::Counter& orphan_;
-  metrics::CounterFamily& method_;
-  metrics::Counter& births_;
-  metrics::Counter& context_resets_;
+  AttributionStats stats_;
 };
 
 }  // namespace fraiseql::correlator

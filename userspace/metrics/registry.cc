@@ -292,9 +292,17 @@ Family<T>& Registry::Add(MetricType type, std::string name, std::string help,
   return *family;
 }
 
-void Registry::AddCollectHook(std::function<void()> hook) {
+uint64_t Registry::AddCollectHook(std::function<void()> hook) {
   std::lock_guard<std::mutex> lock(mu_);
-  hooks_.push_back(std::move(hook));
+  uint64_t id = next_hook_id_++;
+  hooks_.emplace_back(id, std::move(hook));
+  return id;
+}
+
+void Registry::RemoveCollectHook(uint64_t id) {
+  std::lock_guard<std::mutex> render(render_mu_);
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(hooks_, [id](const auto& h) { return h.first == id; });
 }
 
 std::string Registry::Render() {
@@ -305,12 +313,12 @@ std::string Registry::Render() {
 
 void Registry::RenderTo(std::string* out) {
   std::lock_guard<std::mutex> render_lock(render_mu_);
-  std::vector<std::function<void()>> hooks;
+  std::vector<std::pair<uint64_t, std::function<void()>>> hooks;
   {
     std::lock_guard<std::mutex> lock(mu_);
     hooks = hooks_;
   }
-  for (const auto& hook : hooks) hook();
+  for (const auto& [id, hook] : hooks) hook();
 
   std::vector<const FamilyBase*> families;
   {

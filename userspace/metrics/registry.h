@@ -208,7 +208,10 @@ class Registry {
   // Hooks run, in registration order, at the start of every Render(), on the
   // rendering thread; they typically pull kernel counters into gauges/counters.
   // A hook may update and register metrics but must not call Render().
-  void AddCollectHook(std::function<void()> hook);
+  // Returns an id for RemoveCollectHook (an owner that dies before the registry removes its
+  // hook; removal waits for a Render in progress).
+  uint64_t AddCollectHook(std::function<void()> hook);
+  void RemoveCollectHook(uint64_t id);
 
   // Text exposition 0.0.4: families in registration order (the internal overflow
   // counter first), series sorted by label values. Families without series are
@@ -225,7 +228,8 @@ class Registry {
   std::mutex render_mu_;  // serializes Render(), hooks included
   std::mutex mu_;         // guards families_ and hooks_
   std::vector<std::unique_ptr<FamilyBase>> families_;
-  std::vector<std::function<void()>> hooks_;
+  std::vector<std::pair<uint64_t, std::function<void()>>> hooks_;
+  uint64_t next_hook_id_ = 1;
   CounterFamily* overflow_family_ = nullptr;
 };
 

@@ -11,12 +11,12 @@
 #include <nlohmann/json.hpp>
 
 #include "../common/fixture_dir.h"
-#include "correlator/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "metrics/registry.h"
 #include "source/event_builder.h"
 #include "source/replay_source.h"
 
-namespace fraiseql::correlator {
+namespace fraiseql::pipeline {
 namespace {
 
 using source::EventBuilder;
@@ -186,4 +186,4 @@ TEST(PipelineSynthetic, MalformedRecordsAreCountedNotTrusted) {
 }
 
 }  // namespace
-}  // namespace fraiseql::correlator
+}  // namespace fraiseql::pipeline
