@@ -35,24 +35,50 @@ uint64_t MonotonicNs() {
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
+// The files the user asked for, opened before anything is attached so a bad path fails at
+// once with one line.
+struct Outputs {
+  std::unique_ptr<source::Recorder> recorder;
+  std::FILE* slow_log = nullptr;
+  std::FILE* request_log = nullptr;
+};
+
 // JSON-lines outputs (slow queries, requests): stdout (logs go to stderr), a file, or nothing.
-std::FILE* OpenJsonLog(const std::string& path, const char* what) {
-  if (path.empty()) return nullptr;
-  if (path == "-") return stdout;
-  std::FILE* f = std::fopen(path.c_str(), "a");
-  if (!f) spdlog::error("cannot open {} {}: {}", what, path, std::strerror(errno));
-  return f;
+Status OpenJsonLog(const std::string& path, const char* flag, std::FILE** out) {
+  *out = nullptr;
+  if (path.empty()) return Status::Ok();
+  if (path == "-") {
+    *out = stdout;
+    return Status::Ok();
+  }
+  *out = std::fopen(path.c_str(), "a");
+  if (!*out) return Status::Errno(std::string("cannot open ") + flag + " " + path, errno);
+  return Status::Ok();
 }
 
-pipeline::PipelineOptions PipelineOptionsFrom(const RunOptions& o) {
+Status OpenOutputs(const RunOptions& o, Outputs* out) {
+  if (Status s = OpenJsonLog(o.slow_query_log, "--slow-query-log", &out->slow_log); !s.ok()) {
+    return s;
+  }
+  if (Status s = OpenJsonLog(o.request_log, "--request-log", &out->request_log); !s.ok()) {
+    return s;
+  }
+  if (o.record_path.empty()) return Status::Ok();
+  auto r = source::Recorder::Create(o.record_path);
+  if (!r.ok()) return r.status();
+  out->recorder = std::move(*r);
+  return Status::Ok();
+}
+
+pipeline::PipelineOptions PipelineOptionsFrom(const RunOptions& o, const Outputs& out) {
   pipeline::PipelineOptions p;
   p.correlator.max_endpoints_per_service = o.max_endpoints;
   p.correlator.graphql.max_operations_per_service = o.max_operations;
   p.correlator.n_plus_one_threshold = o.n_plus_one;
   p.slow_query_ns = uint64_t(o.slow_query_ms) * 1000000;
   p.db.cache_table = o.cache_table;
-  p.slow_log = OpenJsonLog(o.slow_query_log, "slow-query log");  // N+1 findings go there too
-  p.request_log = OpenJsonLog(o.request_log, "request log");
+  p.slow_log = out.slow_log;  // N+1 findings go there too
+  p.request_log = out.request_log;
   p.capture_identity = o.capture_identity;
   return p;
 }
@@ -122,19 +148,15 @@ int Run(RunOptions opts) {
     std::fprintf(stderr, "fraiseql-collector: %s\n", s.message().c_str());
     return 2;
   }
+  Outputs outputs;
+  if (Status s = OpenOutputs(opts, &outputs); !s.ok()) {
+    std::fprintf(stderr, "fraiseql-collector: %s\n", s.message().c_str());
+    return 2;
+  }
   if (Status s = loader::CheckRequirements(); !s.ok()) {
     std::fprintf(stderr, "fraiseql-collector: %s (run `fraiseql-collector doctor`)\n",
                  s.message().c_str());
     return 1;
-  }
-  std::unique_ptr<source::Recorder> recorder;
-  if (!opts.record_path.empty()) {
-    auto r = source::Recorder::Create(opts.record_path);
-    if (!r.ok()) {
-      std::fprintf(stderr, "fraiseql-collector: %s\n", r.status().message().c_str());
-      return 1;
-    }
-    recorder = std::move(*r);
   }
 
   metrics::Registry registry;
@@ -163,7 +185,7 @@ int Run(RunOptions opts) {
     return 1;
   }
 
-  pipeline::Pipeline pipeline(registry, PipelineOptionsFrom(opts));
+  pipeline::Pipeline pipeline(registry, PipelineOptionsFrom(opts, outputs));
   control::KernelMetrics kernel_metrics(registry, loader);
   control::ProbePolicy probes(ProbeOptionsFrom(opts), loader);
   control::TargetManager targets(opts.selectors, loader, pipeline, probes, registry);
@@ -183,7 +205,7 @@ int Run(RunOptions opts) {
   std::signal(SIGTERM, OnSignal);
   ready.store(true);
   spdlog::info("ready: metrics on port {} (/metrics, /healthz, /readyz)", server.port());
-  int rc = Loop(opts, *events, recorder.get(), pipeline, targets, probes);
+  int rc = Loop(opts, *events, outputs.recorder.get(), pipeline, targets, probes);
   spdlog::info("stopping");
   server.Stop();
   return rc;
@@ -195,8 +217,13 @@ int Replay(const std::string& path, const RunOptions& opts) {
     std::fprintf(stderr, "fraiseql-collector: %s\n", src.status().message().c_str());
     return 1;
   }
+  Outputs outputs;
+  if (Status s = OpenOutputs(opts, &outputs); !s.ok()) {
+    std::fprintf(stderr, "fraiseql-collector: %s\n", s.message().c_str());
+    return 2;
+  }
   metrics::Registry registry;
-  pipeline::Pipeline pipeline(registry, PipelineOptionsFrom(opts));
+  pipeline::Pipeline pipeline(registry, PipelineOptionsFrom(opts, outputs));
   if (opts.service_name) pipeline.SetDefaultService(*opts.service_name);
   while (!(*src)->Exhausted()) {
     (void)(*src)->Poll(0, [&](std::span<const uint8_t> r) { pipeline.OnRecord(r); });

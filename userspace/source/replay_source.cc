@@ -1,5 +1,7 @@
 #include "source/replay_source.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -36,8 +38,14 @@ StatusOr<std::unique_ptr<Recorder>> Recorder::Create(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) return Status::Errno("cannot create recording " + path, errno);
   uint32_t header[2] = {FQL_ABI_VERSION, 0};
-  std::fwrite(kRecordMagic, 1, sizeof(kRecordMagic), f);
-  std::fwrite(header, 1, sizeof(header), f);
+  // Written and flushed now, so an unwritable target (a full disk, /dev/full) fails at once.
+  bool ok = std::fwrite(kRecordMagic, 1, sizeof(kRecordMagic), f) == sizeof(kRecordMagic) &&
+            std::fwrite(header, 1, sizeof(header), f) == sizeof(header) && std::fflush(f) == 0;
+  if (!ok) {
+    int err = errno;
+    std::fclose(f);
+    return Status::Errno("cannot write recording " + path, err);
+  }
   return std::unique_ptr<Recorder>(new Recorder(f));
 }
 
@@ -47,9 +55,19 @@ Recorder::~Recorder() {
 
 void Recorder::Write(std::span<const uint8_t> record) {
   uint32_t len = static_cast<uint32_t>(record.size());
-  std::fwrite(&len, 1, sizeof(len), f_);
-  std::fwrite(record.data(), 1, record.size(), f_);
-  ++records_;
+  bool ok = std::fwrite(&len, 1, sizeof(len), f_) == sizeof(len) &&
+            std::fwrite(record.data(), 1, record.size(), f_) == record.size();
+  if (ok) {
+    ++records_;
+    return;
+  }
+  ++write_errors_;
+  if (!failing_) {
+    spdlog::error("recording: write failed: {} (records are counted and dropped)",
+                  std::strerror(errno));
+  }
+  failing_ = true;
+  std::clearerr(f_);
 }
 
 StatusOr<std::unique_ptr<ReplaySource>> ReplaySource::Open(const std::string& path) {

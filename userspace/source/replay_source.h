@@ -23,13 +23,17 @@ class Recorder {
  public:
   static StatusOr<std::unique_ptr<Recorder>> Create(const std::string& path);
   ~Recorder();
+  // A failed write (disk full) is counted and logged once per streak; never fatal.
   void Write(std::span<const uint8_t> record);
   uint64_t records() const { return records_; }
+  uint64_t write_errors() const { return write_errors_; }
 
  private:
   explicit Recorder(std::FILE* f) : f_(f) {}
   std::FILE* f_;
   uint64_t records_ = 0;
+  uint64_t write_errors_ = 0;
+  bool failing_ = false;
 };
 
 class ReplaySource : public EventSource {
