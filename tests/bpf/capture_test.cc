@@ -330,13 +330,11 @@ void DecodeInto(std::span<const uint8_t> rec, Decoded* d) {
   ++d->bad;
 }
 
-void Drain(source::EventSource* src, Decoded* d, int quiet_ms = 300) {
-  auto sink = [d](std::span<const uint8_t> rec) { DecodeInto(rec, d); };
-  for (;;) {
-    auto n = src->Poll(quiet_ms, sink);
-    ASSERT_TRUE(n.ok()) << n.status().message();
-    if (*n == 0) return;
-  }
+// Collects until the watched processes `tgids` have exited and been quiet for a while.
+::testing::AssertionResult Drain(source::EventSource* src, Decoded* d,
+                                 const std::set<uint32_t>& tgids, const std::string& what) {
+  return testutil::DrainWatched(src, [d](std::span<const uint8_t> rec) { DecodeInto(rec, d); },
+                                {.what = what, .tgids = tgids, .exits = tgids});
 }
 
 class CaptureTest : public SharedLoaderTest<CaptureTest> {
@@ -379,9 +377,8 @@ TEST_F(CaptureTest, AttachesEveryProgram) {
 TEST_F(CaptureTest, LoopbackTcpTrafficIsCapturedExactly) {
   auto src = loader_->MakeEventSource();
   ASSERT_NE(src, nullptr);
+  ASSERT_TRUE(testutil::DrainLeftovers(src.get()));
   Decoded d;
-  Drain(src.get(), &d, 50);  // discard anything before this test
-  d = Decoded{};
   const auto counters_before = loader_->ReadCounters();
 
   int to_child[2], from_child[2];
@@ -399,7 +396,7 @@ TEST_F(CaptureTest, LoopbackTcpTrafficIsCapturedExactly) {
   const uint32_t cpid = static_cast<uint32_t>(child);
 
   char c = 0;
-  ASSERT_EQ(read(from_child[0], &c, 1), 1);
+  ASSERT_TRUE(testutil::ReadFull(from_child[0], &c, 1, 10000, "the child's ready byte"));
   ASSERT_EQ(c, 'r');
   ASSERT_TRUE(loader_->Watch(cpid).ok());
   {
@@ -416,12 +413,8 @@ TEST_F(CaptureTest, LoopbackTcpTrafficIsCapturedExactly) {
   ReceiveExact(mine.server, noise, Rx::kRead);
 
   ChildReport rep{};
-  size_t got = 0;
-  while (got < sizeof(rep)) {
-    ssize_t r = read(from_child[0], reinterpret_cast<char*>(&rep) + got, sizeof(rep) - got);
-    ASSERT_GT(r, 0) << "child died early";
-    got += static_cast<size_t>(r);
-  }
+  ASSERT_TRUE(testutil::ReadFull(from_child[0], &rep, sizeof(rep), 30000,
+                                 "the child's report (child died early?)"));
   const uint32_t gpid = static_cast<uint32_t>(rep.grandchild);
   {
     auto w = loader_->Watched();
@@ -430,12 +423,12 @@ TEST_F(CaptureTest, LoopbackTcpTrafficIsCapturedExactly) {
   c = 'g';
   ASSERT_EQ(write(to_child[1], &c, 1), 1);
   int st = 0;
-  ASSERT_EQ(waitpid(child, &st, 0), child);
+  ASSERT_TRUE(testutil::WaitExit(child, 30000, "the watched child", &st));
   ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "child status " << st;
   close(mine.client);
   close(mine.server);
   close(mine.listener);
-  Drain(src.get(), &d);
+  ASSERT_TRUE(Drain(src.get(), &d, {cpid, gpid}, "the child's and grandchild's events"));
   close(to_child[1]);
   close(from_child[0]);
 
@@ -650,10 +643,11 @@ void RunWatchedChild(Loader* loader, Body body, Decoded* d, uint32_t* pid_out) {
   ASSERT_EQ(write(go[1], "g", 1), 1);
   close(go[1]);
   int st = 0;
-  ASSERT_EQ(waitpid(child, &st, 0), child);
+  ASSERT_TRUE(testutil::WaitExit(child, 30000, "the watched child", &st));
   ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "child status " << st;
-  Drain(src.get(), d);
-  *pid_out = static_cast<uint32_t>(child);
+  const uint32_t pid = static_cast<uint32_t>(child);
+  ASSERT_TRUE(Drain(src.get(), d, {pid}, "the watched child's events"));
+  *pid_out = pid;
 }
 
 std::vector<const DataEv*> EventsOf(const Decoded& d, int fd, uint16_t sys, uint32_t total) {

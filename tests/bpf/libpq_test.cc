@@ -32,6 +32,7 @@
 
 #include <gtest/gtest.h>
 
+#include "bpf_test_util.h"
 #include "fraiseql/abi/events.h"
 #include "loader/libpq_probes.h"
 #include "loader/loader.h"
@@ -239,64 +240,10 @@ with psycopg.connect(sys.argv[1], autocommit=True) as conn:
 print(json.dumps(out), flush=True)
 )PY";
 
-struct Child {
-  pid_t pid = -1;
-  int to = -1;    // its stdin
-  FILE* from = nullptr;  // its stdout
-  std::string ReadLine(int timeout_ms = 30000) {
-    pollfd p{fileno(from), POLLIN, 0};
-    if (poll(&p, 1, timeout_ms) <= 0) return "<timeout>";
-    char buf[4096];
-    if (fgets(buf, sizeof(buf), from) == nullptr) return "<eof>";
-    std::string s(buf);
-    while (!s.empty() && s.back() == '\n') s.pop_back();
-    return s;
-  }
-  void Send(const std::string& line) {
-    std::string l = line + "\n";
-    (void)!write(to, l.data(), l.size());
-  }
-  int Wait() {
-    int st = 0;
-    if (from) fclose(from);
-    if (to >= 0) close(to);
-    from = nullptr;
-    to = -1;
-    if (pid > 0 && waitpid(pid, &st, 0) == pid) {
-      pid = -1;
-      return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    }
-    return -1;
-  }
-  ~Child() {
-    if (pid > 0) kill(pid, SIGKILL);
-    Wait();
-  }
-};
-
-std::unique_ptr<Child> SpawnPython(const std::string& script, const std::string& dsn,
-                                   const std::string& mode) {
-  int in[2], out[2];
-  if (pipe(in) != 0 || pipe(out) != 0) return nullptr;
-  pid_t pid = fork();
-  if (pid < 0) return nullptr;
-  if (pid == 0) {
-    dup2(in[0], 0);
-    dup2(out[1], 1);
-    close(in[0]);
-    close(in[1]);
-    close(out[0]);
-    close(out[1]);
-    execl(kPython, kPython, script.c_str(), dsn.c_str(), mode.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(in[0]);
-  close(out[1]);
-  auto c = std::make_unique<Child>();
-  c->pid = pid;
-  c->to = in[1];
-  c->from = fdopen(out[0], "r");
-  return c;
+std::unique_ptr<testutil::SpawnedChild> SpawnPython(const std::string& script,
+                                                    const std::string& dsn,
+                                                    const std::string& mode) {
+  return testutil::SpawnedChild::Start({kPython, script, dsn, mode});
 }
 
 // ---- decoded records --------------------------------------------------------------------
@@ -360,13 +307,12 @@ void Collect(std::span<const uint8_t> rec, Records* r) {
   }
 }
 
-void Drain(source::EventSource* src, Records* r, int quiet_ms = 300) {
-  auto sink = [r](std::span<const uint8_t> rec) { Collect(rec, r); };
-  for (;;) {
-    auto n = src->Poll(quiet_ms, sink);
-    ASSERT_TRUE(n.ok()) << n.status().message();
-    if (*n == 0) return;
-  }
+// Collects until the processes `exits` have exited and `tgids` have been quiet a while.
+::testing::AssertionResult Drain(source::EventSource* src, Records* r,
+                                 const std::set<uint32_t>& tgids,
+                                 const std::set<uint32_t>& exits, const std::string& what) {
+  return testutil::DrainWatched(src, [r](std::span<const uint8_t> rec) { Collect(rec, r); },
+                                {.what = what, .tgids = tgids, .exits = exits});
 }
 
 class LibpqProbeTest : public ::testing::Test {
@@ -429,16 +375,15 @@ bool Contains(const std::string& hay, const std::string& needle) {
 TEST_F(LibpqProbeTest, PsycopgOverTlsIsSeenThroughLibpq) {
   auto src = loader_->MakeEventSource();
   ASSERT_NE(src, nullptr);
+  ASSERT_TRUE(testutil::DrainLeftovers(src.get()));
   Records r;
-  Drain(src.get(), &r, 50);
-  r = Records{};
   const auto before = loader_->ReadCounters();
 
   // 1. The watched process: attach, watch, run.
   auto c1 = SpawnPython(script_, pg_->Dsn(), "full");
   ASSERT_NE(c1, nullptr);
   ASSERT_EQ(c1->ReadLine(), "ready");
-  const auto t1 = static_cast<uint32_t>(c1->pid);
+  const auto t1 = static_cast<uint32_t>(c1->pid());
   ASSERT_TRUE(loader_->Watch(t1).ok());
   Status a1 = loader_->AttachLibpq(t1);
   ASSERT_TRUE(a1.ok()) << a1.message();
@@ -455,7 +400,7 @@ TEST_F(LibpqProbeTest, PsycopgOverTlsIsSeenThroughLibpq) {
 
   c1->Send("go");
   const std::string result1 = c1->ReadLine();
-  EXPECT_EQ(c1->Wait(), 0) << result1;
+  EXPECT_EQ(c1->Finish(), 0) << result1;
   EXPECT_TRUE(Contains(result1, "\"ssl\": true")) << result1;
   EXPECT_TRUE(Contains(result1, "\"sqlstate\": \"22012\"")) << result1;
 
@@ -464,7 +409,7 @@ TEST_F(LibpqProbeTest, PsycopgOverTlsIsSeenThroughLibpq) {
   auto c2 = SpawnPython(script_, pg_->Dsn(), "second");
   ASSERT_NE(c2, nullptr);
   ASSERT_EQ(c2->ReadLine(), "ready");
-  const auto t2 = static_cast<uint32_t>(c2->pid);
+  const auto t2 = static_cast<uint32_t>(c2->pid());
   Status a2 = loader_->AttachLibpq(t2);
   EXPECT_TRUE(a2.ok()) << a2.message();
   EXPECT_EQ(loader_->LibpqLinkCount(), links);
@@ -472,9 +417,9 @@ TEST_F(LibpqProbeTest, PsycopgOverTlsIsSeenThroughLibpq) {
   EXPECT_EQ(loader_->LibpqLibraries()[0].tgid, t1);
   c2->Send("go");
   const std::string result2 = c2->ReadLine();
-  EXPECT_EQ(c2->Wait(), 0) << result2;
+  EXPECT_EQ(c2->Finish(), 0) << result2;
 
-  Drain(src.get(), &r);
+  ASSERT_TRUE(Drain(src.get(), &r, {t1, t2}, {t1}, "the watched psycopg process's events"));
   ASSERT_EQ(r.bad, 0u);
   std::string dump;
   for (const PqEv& e : r.pq) dump += e.ToString() + "\n";
@@ -674,9 +619,8 @@ TEST_F(LibpqProbeTest, LongSqlIsTruncatedAndFlagged) {
   // A 6000-byte statement through PQexec (psycopg's pgconn.exec_).
   auto src = loader_->MakeEventSource();
   ASSERT_NE(src, nullptr);
+  ASSERT_TRUE(testutil::DrainLeftovers(src.get()));
   Records r;
-  Drain(src.get(), &r, 50);
-  r = Records{};
   char path[] = "/tmp/fql-libpq-long-XXXXXX.py";
   int fd = mkstemps(path, 3);
   ASSERT_GE(fd, 0);
@@ -691,14 +635,14 @@ TEST_F(LibpqProbeTest, LongSqlIsTruncatedAndFlagged) {
   auto c = SpawnPython(path, pg_->Dsn(), "long");
   ASSERT_NE(c, nullptr);
   ASSERT_EQ(c->ReadLine(), "ready");
-  const auto t = static_cast<uint32_t>(c->pid);
+  const auto t = static_cast<uint32_t>(c->pid());
   ASSERT_TRUE(loader_->Watch(t).ok());
   ASSERT_TRUE(loader_->AttachLibpq(t).ok());
   c->Send("go");
   EXPECT_EQ(c->ReadLine(), "2");  // PGRES_TUPLES_OK
-  EXPECT_EQ(c->Wait(), 0);
+  EXPECT_EQ(c->Finish(), 0);
   unlink(path);
-  Drain(src.get(), &r);
+  ASSERT_TRUE(Drain(src.get(), &r, {t}, {t}, "the long-SQL process's events"));
   std::vector<const PqEv*> mine;
   for (const PqEv& e : r.pq) {
     // (skip the NULL of psycopg's PQgetResult on the idle connection after connect)
@@ -721,7 +665,7 @@ TEST_F(LibpqProbeTest, DetachAndReattach) {
   auto c = SpawnPython(script_, pg_->Dsn(), "second");
   ASSERT_NE(c, nullptr);
   ASSERT_EQ(c->ReadLine(), "ready");
-  const auto t = static_cast<uint32_t>(c->pid);
+  const auto t = static_cast<uint32_t>(c->pid());
   ASSERT_TRUE(loader_->AttachLibpq(t).ok());
   EXPECT_EQ(loader_->LibpqLinkCount(), 14u);
   loader_->DetachLibpq();
@@ -732,7 +676,7 @@ TEST_F(LibpqProbeTest, DetachAndReattach) {
   EXPECT_FALSE(loader_->AttachLibpq(static_cast<uint32_t>(getpid())).ok());
   c->Send("go");
   c->ReadLine();
-  EXPECT_EQ(c->Wait(), 0);
+  EXPECT_EQ(c->Finish(), 0);
   // A process without libpq.
   EXPECT_FALSE(loader_->AttachLibpq(1).ok());
 }

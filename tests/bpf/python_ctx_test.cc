@@ -306,74 +306,34 @@ TEST(DetectPython, NonPythonProcessIsNotPython) {
 
 // ---- the workload --------------------------------------------------------------------------
 
+// The workload script under a Python, with its stdin/stdout on pipes (testutil::SpawnedChild).
 struct Workload {
   std::string script = kWorkload;
   std::string last;  // the last line read
   pid_t pid = -1;
-  int to = -1, from = -1;
-  std::string buf;
+  int to = -1;       // its stdin
+  std::unique_ptr<testutil::SpawnedChild> child;
 
   bool Start(const std::string& python, const std::string& loop, int n) {
-    int in[2], out[2];
-    if (pipe(in) != 0 || pipe(out) != 0) return false;
-    pid = fork();
-    if (pid < 0) return false;
-    if (pid == 0) {
-      dup2(in[0], 0);
-      dup2(out[1], 1);
-      close(in[1]);
-      close(out[0]);
-      const std::string ns = std::to_string(n);
-      if (n < 0) {
-        execl(python.c_str(), python.c_str(), script.c_str(), loop.c_str(),
-              static_cast<char*>(nullptr));
-      } else {
-        execl(python.c_str(), python.c_str(), script.c_str(), loop.c_str(), ns.c_str(),
-              static_cast<char*>(nullptr));
-      }
-      _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    to = in[1];
-    from = out[0];
+    std::vector<std::string> argv = {python, script, loop};
+    if (n >= 0) argv.push_back(std::to_string(n));
+    child = testutil::SpawnedChild::Start(argv);
+    if (!child) return false;
+    pid = child->pid();
+    to = child->stdin_fd();
     return true;
   }
-  // Waits for a line equal to `want` (timeout: false).
+  // Waits for a line equal to `want` (empty: any line); false on timeout or EOF.
   bool WaitLine(const std::string& want, int timeout_ms = 20000) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    for (;;) {
-      const size_t nl = buf.find('\n');
-      if (nl != std::string::npos) {
-        const std::string line = buf.substr(0, nl);
-        buf.erase(0, nl + 1);
-        last = line;
-        if (line == want || want.empty()) return true;
-        continue;
-      }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            deadline - std::chrono::steady_clock::now())
-                            .count();
-      if (left <= 0) return false;
-      pollfd p{from, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(left)) <= 0) return false;
-      char tmp[256];
-      const ssize_t r = read(from, tmp, sizeof(tmp));
-      if (r <= 0) return false;
-      buf.append(tmp, static_cast<size_t>(r));
-    }
+    if (!child) return false;
+    const bool ok = child->WaitLine(want, timeout_ms);
+    last = child->last();
+    return ok;
   }
   int Finish() {
-    if (to >= 0) close(to);
-    if (from >= 0) close(from);
-    int st = 0;
-    if (pid > 0) waitpid(pid, &st, 0);
+    to = -1;
     pid = -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  }
-  ~Workload() {
-    if (pid > 0) kill(pid, SIGKILL);
-    Finish();
+    return child ? child->Finish() : -1;
   }
 };
 
@@ -432,13 +392,7 @@ class PythonCtxTest : public SharedLoaderTest<PythonCtxTest> {
         }
       }
     };
-    auto drain = [&](int quiet_ms) {
-      for (;;) {
-        auto got = src->Poll(quiet_ms, sink);
-        if (!got.ok() || *got == 0) return;
-      }
-    };
-    drain(50);
+    EXPECT_TRUE(testutil::DrainLeftovers(src.get()));
     Workload w;
     if (!w.Start(python, loop, n) || !w.WaitLine("ready")) {
       ADD_FAILURE() << python << " " << loop << ": workload did not start";
@@ -467,7 +421,9 @@ class PythonCtxTest : public SharedLoaderTest<PythonCtxTest> {
     const bool done = w.WaitLine("done", 60000);
     EXPECT_TRUE(done) << python << " " << loop;
     EXPECT_EQ(w.Finish(), 0) << python << " " << loop;
-    drain(300);
+    EXPECT_TRUE(testutil::DrainWatched(
+        src.get(), sink, {.what = python + " " + loop + " workload", .tgids = {pid},
+                          .exits = {pid}}));
     const auto after = loader_->ReadCounters();
     for (size_t i = 0; i < delta.size(); ++i) delta[i] = after[i] - before[i];
     loader_->UnwatchPython(pid);
@@ -715,13 +671,7 @@ void MeasureCost(Loader* loader, const std::string& python, const std::string& m
     if (dec.Decode(rec, &ev) != DecodeError::kNone) return;
     if (auto* b = std::get_if<PyCtxEvent>(&ev); b && b->tgid == pid) ++out->births;
   };
-  auto drain = [&](int quiet_ms) {
-    for (;;) {
-      auto got = src->Poll(quiet_ms, sink);
-      if (!got.ok() || *got == 0) return;
-    }
-  };
-  drain(20);
+  ASSERT_TRUE(testutil::DrainLeftovers(src.get(), 20));
   Workload w;
   w.script = std::string(FQL_TEST_SOURCE_DIR) + "/py_ctx_cost.py";
   ASSERT_TRUE(w.Start(python, mode, n));
@@ -741,7 +691,9 @@ void MeasureCost(Loader* loader, const std::string& python, const std::string& m
   ASSERT_TRUE(w.WaitLine("", 120000));
   out->ns = std::stod(w.last.substr(0, w.last.find(' ')));
   EXPECT_EQ(w.Finish(), 0);
-  drain(100);
+  // Births only (the process is not watched: no exit event to wait for).
+  EXPECT_TRUE(testutil::DrainWatched(src.get(), sink, {.what = "cost run " + mode,
+                                                       .tgids = {pid}, .quiet_ms = 100}));
   const std::vector<uint64_t> after = loader->PythonSiteHits();
   out->site_hits.assign(after.size(), 0);
   for (size_t i = 0; i < after.size(); ++i) {
@@ -904,16 +856,16 @@ TEST_F(PythonCtxTest, WatchPythonWithAnotherProcessTarget) {
     ASSERT_EQ(write(w.to, "go\n", 3), 3);
     ASSERT_TRUE(w.WaitLine("", 60000));
     EXPECT_EQ(w.Finish(), 0);
-    for (;;) {
-      auto got = src->Poll(100, [&](std::span<const uint8_t> rec) {
-        Event ev;
-        if (dec.Decode(rec, &ev) != DecodeError::kNone) return;
-        if (auto* b = std::get_if<PyCtxEvent>(&ev); b && b->tgid == cpid) {
-          ++births;
-        }
-      });
-      if (!got.ok() || *got == 0) break;
-    }
+    auto count = [&](std::span<const uint8_t> rec) {
+      Event ev;
+      if (dec.Decode(rec, &ev) != DecodeError::kNone) return;
+      if (auto* b = std::get_if<PyCtxEvent>(&ev); b && b->tgid == cpid) {
+        ++births;
+      }
+    };
+    // Births only (the child is not watched: no exit event to wait for).
+    EXPECT_TRUE(testutil::DrainWatched(src.get(), count, {.what = "the child's births",
+                                                         .tgids = {cpid}, .quiet_ms = 100}));
     loader_->UnwatchPython(cpid);
     EXPECT_GE(births, 500u);
   }
