@@ -7,7 +7,7 @@ PKGS=(
   # build
   build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   libcli11-dev libspdlog-dev libfmt-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
-  libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev
+  libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libyaml-cpp-dev
   # test servers and ground truth
   postgresql postgresql-contrib redis-server prometheus tshark wrk curl procps iproute2
   # demo app (Debian's Python, not any pyenv one)
