@@ -7,7 +7,7 @@ PKGS=(
   # build
   build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   libcli11-dev libspdlog-dev libfmt-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
-  libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev
+  libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libyaml-cpp-dev
   # scripts/check-sizes.sh (function line counts) and the .clang-format files
   pmccabe clang-format
   # test servers and ground truth
