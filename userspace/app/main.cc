@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -11,9 +12,13 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "app/options.h"
 #include "app/run.h"
+#include "config/config.h"
+#include "config/schema.h"
 #include "fraiseql/abi/events.h"
 #include "loader/doctor.h"
+#include "metrics/catalog.h"
 
 namespace {
 
@@ -30,6 +35,55 @@ int Doctor() {
   return all_required_ok ? 0 : 1;
 }
 
+// Flags generated from the schema: raw strings per key, validated by config::Resolve.
+struct FlagValues {
+  std::map<std::string, std::vector<std::string>> lists;
+  std::map<std::string, std::string> scalars;
+  std::map<std::string, bool> bools;
+  std::string config_file;
+};
+
+void AddSchemaFlags(CLI::App* cmd, FlagValues* v) {
+  cmd->add_option("--config", v->config_file,
+                  "YAML configuration file (also FRAISEQL_COLLECTOR_CONFIG)");
+  for (const auto& k : fraiseql::config::Schema()) {
+    if (k.flag.empty()) continue;
+    const std::string key(k.key), flag(k.flag);
+    std::string help = std::string(k.help) + " [env " + std::string(k.env) + "]";
+    if (k.has_default && !k.def.empty()) help += " (default " + std::string(k.def) + ")";
+    if (k.type == fraiseql::config::Type::kBool) {
+      cmd->add_flag(flag, v->bools[key], help);
+    } else if (k.type == fraiseql::config::Type::kIntList ||
+               k.type == fraiseql::config::Type::kStringList) {
+      cmd->add_option(flag, v->lists[key], help);
+    } else {
+      cmd->add_option(flag, v->scalars[key], help);
+    }
+  }
+}
+
+fraiseql::config::Inputs ToInputs(CLI::App* cmd, const FlagValues& v) {
+  fraiseql::config::Inputs in;
+  in.config_file = v.config_file;
+  for (const auto& k : fraiseql::config::Schema()) {
+    if (k.flag.empty() || cmd->count(std::string(k.flag)) == 0) continue;
+    const std::string key(k.key);
+    if (v.lists.count(key)) in.flags[key] = v.lists.at(key);
+    else if (v.scalars.count(key)) in.flags[key] = {v.scalars.at(key)};
+    else in.flags[key] = {v.bools.at(key) ? "true" : "false"};
+  }
+  return in;
+}
+
+void SetupLogging(const std::string& level, int verbosity) {
+  // Logs on stderr: stdout carries only the slow-query JSON lines.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("fraiseql"));
+  spdlog::set_level(verbosity >= 2   ? spdlog::level::trace
+                    : verbosity == 1 ? spdlog::level::debug
+                                     : spdlog::level::from_str(level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -38,76 +92,30 @@ int main(int argc, char** argv) {
   int verbosity = 0;
   app.add_flag("-v,--verbose", verbosity, "More logging (-v debug, -vv trace)");
 
-  fraiseql::app::RunOptions opts;
+  FlagValues run_flags, print_flags;
   auto* run = app.add_subcommand("run", "Observe FraiseQL processes and serve metrics");
-  run->add_option("--pid", opts.selectors.pids, "Observe this process (repeatable)");
-  run->add_option("--cmdline", opts.selectors.cmdline_regexes,
-                  "Observe processes whose command line matches REGEX (repeatable)");
-  run->add_option("--port", opts.selectors.ports,
-                  "Observe processes listening on TCP port N (repeatable)")
-      ->check(CLI::Range(1, 65535));
-  run->add_option("--service-name", opts.service_name, "Service name for every target");
-  run->add_option("--listen", opts.listen, "Metrics/health address (ADDR:PORT, [ADDR]:PORT, :PORT)")
-      ->capture_default_str();
-  run->add_option("--capture-cap", opts.capture_cap, "Bytes copied per syscall")
-      ->check(CLI::Range(256u, unsigned{FQL_MAX_CHUNK * FQL_MAX_CHUNKS_PER_SYSCALL}))
-      ->capture_default_str();
-  run->add_option("--ringbuf-mib", opts.ringbuf_mib, "Ring buffer size in MiB (power of two)")
-      ->check(CLI::Range(1u, 1024u))
-      ->capture_default_str();
-  run->add_option("--max-endpoints", opts.max_endpoints,
-                  "Distinct endpoint labels per service before 'other'")
-      ->capture_default_str();
-  run->add_option("--rescan-ms", opts.rescan_ms, "Process rescan period")
-      ->check(CLI::Range(100, 60000))
-      ->capture_default_str();
-  run->add_option("--record", opts.record_path, "Also write every raw event to FILE (debugging)");
-  run->add_option("--slow-query-ms", opts.slow_query_ms,
-                  "PostgreSQL statements at least this slow are counted and logged as slow")
-      ->check(CLI::Range(1u, 3600000u))
-      ->capture_default_str();
-  run->add_option("--slow-query-log", opts.slow_query_log,
-                  "Where slow-query JSON lines go: '-' stdout, a file path, '' off")
-      ->capture_default_str();
-  run->add_option("--libpq-uprobes", opts.libpq_uprobes,
-                  "libpq uprobes (≈6 µs per hit): auto = only for processes whose PostgreSQL "
-                  "connections are TLS, on = every Python target, off")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->capture_default_str();
-  run->add_option("--python-contexts", opts.python_contexts,
-                  "Attribute DB/Redis calls to requests under asyncio through Python contexts: "
-                  "auto/on = every Context birth hooked (a uretprobe per contextvars copy, "
-                  "exact), tasks = asyncio Task births only (cheaper; a call made in a "
-                  "loop-callback Context at a reused address can be misattributed), off")
-      ->check(CLI::IsMember({"auto", "on", "tasks", "off"}))
-      ->capture_default_str();
-  run->add_option("--request-log", opts.request_log,
-                  "One JSON line per answered request (ids, GraphQL operations, attributed "
-                  "calls; normalized SQL, no values): '-' stdout, a file path, '' off")
-      ->capture_default_str();
-  run->add_option("--max-operations", opts.max_operations,
-                  "GraphQL operation_name values per service before 'other'")
-      ->check(CLI::Range(size_t{1}, size_t{100000}))
-      ->capture_default_str();
-  run->add_option("--n-plus-one", opts.n_plus_one,
-                  "A normalized statement run at least this often in one request is an N+1")
-      ->check(CLI::Range(2u, 100000u))
-      ->capture_default_str();
-  run->add_flag("--capture-identity", opts.capture_identity,
-                "Opt-in: write user_id / tenant_id to the request log, from FraiseQL's "
-                "SET LOCAL app.user_id / app.tenant_id or a bearer JWT's sub claim");
-  run->add_option("--cache-table", opts.cache_table,
-                  "FraiseQL's PostgreSQL cache table (hits/misses from its statements)")
-      ->capture_default_str();
+  AddSchemaFlags(run, &run_flags);
+  auto* config = app.add_subcommand("config", "Show the configuration");
+  config->require_subcommand(1);
+  std::string format = "yaml", schema_format = "md";
+  auto* print = config->add_subcommand("print", "Print the effective configuration and sources");
+  print->add_option("--format", format, "yaml or json")->check(CLI::IsMember({"yaml", "json"}));
+  AddSchemaFlags(print, &print_flags);
+  auto* schema = config->add_subcommand("schema", "Print every key of the schema");
+  schema->add_option("--format", schema_format, "md")->check(CLI::IsMember({"md"}));
+
+  std::string catalog_format = "md";
+  auto* catalog = app.add_subcommand("catalog", "Print every metric family the collector defines");
+  catalog->add_option("--format", catalog_format, "md")->check(CLI::IsMember({"md"}));
 
   auto* doctor = app.add_subcommand("doctor", "Check kernel features and privileges");
   auto* version = app.add_subcommand("version", "Print version and build info");
 
-  std::string replay_path;
+  std::string replay_path, replay_service;
   auto* replay = app.add_subcommand("replay", "Run a recorded event file through the pipeline "
                                               "and print the resulting metrics");
   replay->add_option("FILE", replay_path, "Recording made with run --record")->required();
-  replay->add_option("--service-name", opts.service_name, "Service name for every process");
+  replay->add_option("--service-name", replay_service, "Service name for every process");
 
   try {
     app.parse(argc, argv);
@@ -117,22 +125,29 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fraiseql-collector: %s (see --help)\n", e.what());
     return 2;
   }
-  spdlog::set_level(verbosity >= 2 ? spdlog::level::trace
-                    : verbosity == 1 ? spdlog::level::debug
-                                     : spdlog::level::info);
-  // Logs on stderr: stdout carries only the slow-query JSON lines.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("fraiseql"));
-  spdlog::set_level(verbosity >= 2 ? spdlog::level::trace
-                    : verbosity == 1 ? spdlog::level::debug
-                                     : spdlog::level::info);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-
   if (*version) {
     std::printf("fraiseql-collector %s (rev %s, ABI %d)\n", FRAISEQL_VERSION, FRAISEQL_GIT_REV,
                 FQL_ABI_VERSION);
     return 0;
   }
+  if (*catalog) return std::fputs(fraiseql::metrics::RenderCatalogMarkdown().c_str(), stdout) < 0;
+  if (*schema) return std::fputs(fraiseql::config::SchemaMarkdown().c_str(), stdout) < 0;
+  fraiseql::config::Resolved resolved;
+  std::string error;
+  const bool is_print = static_cast<bool>(*config);
+  if (!fraiseql::config::Resolve(ToInputs(is_print ? print : run, is_print ? print_flags : run_flags),
+                                 &resolved, &error)) {
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return 2;
+  }
+  if (is_print) return std::fputs(fraiseql::config::Print(resolved, format).c_str(), stdout) < 0;
+  fraiseql::app::RunOptions opts = fraiseql::app::ToRunOptions(resolved.config);
+  SetupLogging(opts.log_level, verbosity);
+
   if (*doctor) return Doctor();
-  if (*replay) return fraiseql::app::Replay(replay_path, opts);
+  if (*replay) {
+    if (!replay_service.empty()) opts.service_name = replay_service;
+    return fraiseql::app::Replay(replay_path, opts);
+  }
   return fraiseql::app::Run(opts);
 }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -80,6 +81,10 @@ pipeline::PipelineOptions PipelineOptionsFrom(const RunOptions& o, const Outputs
   p.slow_log = out.slow_log;  // N+1 findings go there too
   p.request_log = out.request_log;
   p.capture_identity = o.capture_identity;
+  p.database = o.db_monitoring_enabled;
+  p.cache = o.cache_monitoring_enabled;
+  p.metrics = o.metrics_enabled;
+  p.correlator.sample_rate = o.sample_rate;
   return p;
 }
 
@@ -87,6 +92,11 @@ control::ProbeOptions ProbeOptionsFrom(const RunOptions& o) {
   control::ProbeOptions p;
   p.libpq = control::ParseLibpqPolicy(o.libpq_uprobes).value_or(control::LibpqPolicy::kAuto);
   p.python = control::ParsePythonContexts(o.python_contexts).value_or(control::PythonContexts::kAuto);
+  p.database = o.db_monitoring_enabled;
+  // Python contexts only attribute DB and Redis calls: with both off there is nothing to hook.
+  if (!o.db_monitoring_enabled && !o.cache_monitoring_enabled) {
+    p.python = control::PythonContexts::kOff;
+  }
   return p;
 }
 
@@ -141,6 +151,22 @@ Status CheckRunOptions(RunOptions& opts) {
   return Status::Ok();
 }
 
+void InstallSignals() {
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+}
+
+// observability.enabled=false: nothing is loaded or attached; the health endpoints and the
+// build info stay up so a DaemonSet's probes pass and the switch is visible.
+int RunIdle(exporter::Server& server) {
+  InstallSignals();
+  spdlog::info("observability disabled (observability.enabled=false): nothing attached; "
+               "health on port {}", server.port());
+  while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  server.Stop();
+  return 0;
+}
+
 }  // namespace
 
 int Run(RunOptions opts) {
@@ -163,9 +189,14 @@ int Run(RunOptions opts) {
   RegisterBuildInfo(registry);
   std::atomic<bool> ready{false};
   exporter::Server server(opts.listen, registry, [&] { return ready.load(); });
+  server.SetMetricsEnabled(opts.prometheus_enabled);
   if (Status s = server.Start(); !s.ok()) {
     std::fprintf(stderr, "fraiseql-collector: %s\n", s.message().c_str());
     return 1;
+  }
+  if (!opts.observability_enabled) {
+    ready.store(true);
+    return RunIdle(server);
   }
 
   loader::LoaderOptions lopts;
@@ -201,8 +232,7 @@ int Run(RunOptions opts) {
                  opts.rescan_ms);
   }
   probes.AttachPending(targets.Alive());
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
+  InstallSignals();
   ready.store(true);
   spdlog::info("ready: metrics on port {} (/metrics, /healthz, /readyz)", server.port());
   int rc = Loop(opts, *events, outputs.recorder.get(), pipeline, targets, probes);

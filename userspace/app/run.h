@@ -37,6 +37,15 @@ struct RunOptions {
   size_t max_operations = 200;
   uint32_t n_plus_one = 10;
   bool capture_identity = false;  // user/tenant ids in the request log (opt-in)
+  // Components (userspace/config: FRAISEQL_*_ENABLED). A component switched off attaches no
+  // probes, parses nothing of its protocol and exports none of its families.
+  bool observability_enabled = true;   // master switch: off attaches nothing at all
+  bool metrics_enabled = true;         // application metric families
+  bool db_monitoring_enabled = true;   // PostgreSQL wire + libpq uprobes
+  bool cache_monitoring_enabled = true;  // Redis
+  bool prometheus_enabled = true;      // serve /metrics (health endpoints stay)
+  double sample_rate = 1.0;            // per-request work; counters stay exact
+  std::string log_level = "info";
 };
 
 int Run(RunOptions opts);

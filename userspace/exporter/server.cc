@@ -108,6 +108,11 @@ Status Server::Start() {
   });
 
   http->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    if (!metrics_enabled_.load()) {
+      res.status = 404;
+      res.set_content("metrics disabled (prometheus.enabled=false)\n", "text/plain; charset=utf-8");
+      return;
+    }
     res.set_content(registry_.Render(), std::string(kMetricsContentType));
   });
   http->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {

@@ -48,6 +48,9 @@ class Server {
   // Stops serving and joins the thread. Idempotent.
   void Stop();
 
+  // prometheus.enabled=false: GET /metrics answers 404; health and JSON endpoints stay.
+  void SetMetricsEnabled(bool on) { metrics_enabled_.store(on); }
+
   // The bound port once Start() succeeded (resolves ":0"), else 0.
   int port() const { return port_; }
 
@@ -69,6 +72,7 @@ class Server {
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   std::atomic<bool> listen_returned_{false};
+  std::atomic<bool> metrics_enabled_{true};
   int port_ = 0;
 };
 
