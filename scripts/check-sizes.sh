@@ -19,7 +19,8 @@
 #
 # Function sizes come from pmccabe (apt-get install pmccabe; listed in scripts/install-deps.sh).
 # pmccabe predates C++17 nested namespaces, so `namespace a::b {` is rewritten to
-# `namespace a { namespace b {` (same line, so line numbers hold) before it reads a file.
+# `namespace a { namespace b {` (same line, so line numbers hold) before it reads a file, and
+# C++14 digit separators (1'000) are dropped: pmccabe takes their quotes for char literals.
 set -uo pipefail
 
 MAX_FILE_LINES=${MAX_FILE_LINES:-600}
@@ -86,7 +87,7 @@ for f in "${files[@]}"; do
     }
     { print }
     END { for (i = 0; i < extra; i++) print "}" }
-  ' "$f" >"$tmp/src.cc"
+  ' "$f" | sed -E ":a; s/([0-9])'([0-9A-Fa-f])/\\1\\2/g; ta" >"$tmp/src.cc"
   # pmccabe columns: mod-complexity complexity statements first-line lines file(line): name
   while IFS=$'\t' read -r _ _ _ first nlines where; do
     ((nlines > MAX_FUNC_LINES)) || continue
