@@ -71,6 +71,120 @@ std::string FormatAddress(uint16_t family, const std::array<uint8_t, 16>& addr, 
   return fmt::format("?:{}", port);
 }
 
+// One record kind each: validate, fill *out on success only.
+
+// FQL_EV_DATA: stream bytes, the payload viewed in place (not copied).
+DecodeError DecodeData(const fql_event_header& h, std::span<const uint8_t> record,
+                       Event* out) {
+  fql_data_event d;
+  if (!ReadStruct(record, &d)) return DecodeError::kTooShort;
+  if (d.copied > d.orig_size || record.size() - sizeof(d) != d.copied ||
+      d.dir > FQL_DIR_EGRESS || d.syscall >= FQL_SYS_COUNT) {
+    return DecodeError::kBadLength;
+  }
+  DataEvent e;
+  e.conn = KeyOf(h);
+  e.tid = h.tid;
+  e.ts_ns = h.ts_ns;
+  e.pos = d.pos;
+  e.orig_size = d.orig_size;
+  e.syscall_total = d.syscall_total;
+  e.syscall = d.syscall;
+  e.dir = static_cast<Direction>(d.dir);
+  e.flags = d.flags;
+  e.py_ctx = d.py_ctx;
+  e.data = std::string_view(reinterpret_cast<const char*>(record.data() + sizeof(d)),
+                            d.copied);
+  *out = e;
+  return DecodeError::kNone;
+}
+
+// FQL_EV_CONN_OPEN / FQL_EV_CONN_CLOSE.
+DecodeError DecodeConn(const fql_event_header& h, std::span<const uint8_t> record,
+                       Event* out) {
+  fql_conn_event c;
+  if (!ReadStruct(record, &c)) return DecodeError::kTooShort;
+  if (c.role > FQL_ROLE_CLIENT) return DecodeError::kBadLength;
+  ConnEvent e;
+  e.kind = h.kind == FQL_EV_CONN_OPEN ? ConnEvent::Kind::kOpen : ConnEvent::Kind::kClose;
+  e.conn = KeyOf(h);
+  e.tid = h.tid;
+  e.ts_ns = h.ts_ns;
+  e.family = c.family;
+  e.role = static_cast<ConnRole>(c.role);
+  e.lport = c.lport;
+  e.rport = c.rport;
+  std::memcpy(e.laddr.data(), c.laddr, 16);
+  std::memcpy(e.raddr.data(), c.raddr, 16);
+  e.preexisting = (c.flags & FQL_CONN_F_PREEXISTING) != 0;
+  e.bytes_in = c.bytes_in;
+  e.bytes_out = c.bytes_out;
+  *out = e;
+  return DecodeError::kNone;
+}
+
+// FQL_EV_PROC_FORK / FQL_EV_PROC_EXEC / FQL_EV_PROC_EXIT.
+DecodeError DecodeProc(const fql_event_header& h, std::span<const uint8_t> record,
+                       Event* out) {
+  fql_proc_event p;
+  if (!ReadStruct(record, &p)) return DecodeError::kTooShort;
+  ProcEvent e;
+  e.kind = h.kind == FQL_EV_PROC_FORK   ? ProcEvent::Kind::kFork
+           : h.kind == FQL_EV_PROC_EXEC ? ProcEvent::Kind::kExec
+                                        : ProcEvent::Kind::kExit;
+  e.tgid = h.tgid;
+  e.ppid = p.ppid;
+  e.ts_ns = h.ts_ns;
+  e.comm.assign(p.comm, strnlen(p.comm, sizeof(p.comm)));
+  *out = e;
+  return DecodeError::kNone;
+}
+
+// FQL_EV_PQ_CALL: a libpq call or result, its text viewed in place (not copied).
+DecodeError DecodePq(const fql_event_header& h, std::span<const uint8_t> record,
+                     Event* out) {
+  fql_pq_event q;
+  if (!ReadStruct(record, &q)) return DecodeError::kTooShort;
+  if (q.text_len >= FQL_PQ_MAX_TEXT || record.size() - sizeof(q) != q.text_len ||
+      q.fn == 0 || q.fn >= FQL_PQ_FN_COUNT) {
+    return DecodeError::kBadLength;
+  }
+  PqEvent e;
+  e.tgid = h.tgid;
+  e.tid = h.tid;
+  e.fd = h.fd;
+  e.ts_ns = h.ts_ns;
+  e.conn_ptr = q.conn_ptr;
+  e.fn = q.fn;
+  e.flags = q.flags;
+  e.nparams = q.nparams;
+  e.result_status = q.result_status;
+  e.ntuples = q.ntuples;
+  e.text = std::string_view(reinterpret_cast<const char*>(record.data() + sizeof(q)),
+                            q.text_len);
+  e.sqlstate.assign(q.sqlstate, strnlen(q.sqlstate, sizeof(q.sqlstate)));
+  e.stmt_name.assign(q.stmt_name, strnlen(q.stmt_name, sizeof(q.stmt_name)));
+  e.cmd_status.assign(q.cmd_status, strnlen(q.cmd_status, sizeof(q.cmd_status)));
+  *out = e;
+  return DecodeError::kNone;
+}
+
+// FQL_EV_PY_CTX.
+DecodeError DecodePyCtx(const fql_event_header& h, std::span<const uint8_t> record,
+                        Event* out) {
+  fql_py_ctx_event p;
+  if (!ReadStruct(record, &p)) return DecodeError::kTooShort;
+  if (record.size() != sizeof(p) || p.child == 0) return DecodeError::kBadLength;
+  PyCtxEvent e;
+  e.tgid = h.tgid;
+  e.tid = h.tid;
+  e.ts_ns = h.ts_ns;
+  e.parent = p.parent;
+  e.child = p.child;
+  *out = e;
+  return DecodeError::kNone;
+}
+
 }  // namespace
 
 const char* DecodeErrorName(DecodeError e) {
@@ -131,116 +245,36 @@ std::string PqEvent::ToString() const {
 }
 
 DecodeError Decoder::Decode(std::span<const uint8_t> record, Event* out) {
-  auto fail = [this](DecodeError e) {
+  fql_event_header h;
+  DecodeError e = DecodeError::kTooShort;
+  if (ReadStruct(record, &h)) {
+    switch (h.kind) {
+      case FQL_EV_DATA:
+        e = DecodeData(h, record, out);
+        break;
+      case FQL_EV_CONN_OPEN:
+      case FQL_EV_CONN_CLOSE:
+        e = DecodeConn(h, record, out);
+        break;
+      case FQL_EV_PROC_FORK:
+      case FQL_EV_PROC_EXEC:
+      case FQL_EV_PROC_EXIT:
+        e = DecodeProc(h, record, out);
+        break;
+      case FQL_EV_PQ_CALL:
+        e = DecodePq(h, record, out);
+        break;
+      case FQL_EV_PY_CTX:
+        e = DecodePyCtx(h, record, out);
+        break;
+      default:
+        e = DecodeError::kUnknownKind;
+        break;
+    }
+  }
+  if (e != DecodeError::kNone) {
     ++errors_[static_cast<size_t>(e)];
     return e;
-  };
-  fql_event_header h;
-  if (!ReadStruct(record, &h)) return fail(DecodeError::kTooShort);
-
-  switch (h.kind) {
-    case FQL_EV_DATA: {
-      fql_data_event d;
-      if (!ReadStruct(record, &d)) return fail(DecodeError::kTooShort);
-      if (d.copied > d.orig_size || record.size() - sizeof(d) != d.copied ||
-          d.dir > FQL_DIR_EGRESS || d.syscall >= FQL_SYS_COUNT) {
-        return fail(DecodeError::kBadLength);
-      }
-      DataEvent e;
-      e.conn = KeyOf(h);
-      e.tid = h.tid;
-      e.ts_ns = h.ts_ns;
-      e.pos = d.pos;
-      e.orig_size = d.orig_size;
-      e.syscall_total = d.syscall_total;
-      e.syscall = d.syscall;
-      e.dir = static_cast<Direction>(d.dir);
-      e.flags = d.flags;
-      e.py_ctx = d.py_ctx;
-      e.data = std::string_view(reinterpret_cast<const char*>(record.data() + sizeof(d)),
-                                d.copied);
-      *out = e;
-      break;
-    }
-    case FQL_EV_CONN_OPEN:
-    case FQL_EV_CONN_CLOSE: {
-      fql_conn_event c;
-      if (!ReadStruct(record, &c)) return fail(DecodeError::kTooShort);
-      if (c.role > FQL_ROLE_CLIENT) return fail(DecodeError::kBadLength);
-      ConnEvent e;
-      e.kind = h.kind == FQL_EV_CONN_OPEN ? ConnEvent::Kind::kOpen : ConnEvent::Kind::kClose;
-      e.conn = KeyOf(h);
-      e.tid = h.tid;
-      e.ts_ns = h.ts_ns;
-      e.family = c.family;
-      e.role = static_cast<ConnRole>(c.role);
-      e.lport = c.lport;
-      e.rport = c.rport;
-      std::memcpy(e.laddr.data(), c.laddr, 16);
-      std::memcpy(e.raddr.data(), c.raddr, 16);
-      e.preexisting = (c.flags & FQL_CONN_F_PREEXISTING) != 0;
-      e.bytes_in = c.bytes_in;
-      e.bytes_out = c.bytes_out;
-      *out = e;
-      break;
-    }
-    case FQL_EV_PROC_FORK:
-    case FQL_EV_PROC_EXEC:
-    case FQL_EV_PROC_EXIT: {
-      fql_proc_event p;
-      if (!ReadStruct(record, &p)) return fail(DecodeError::kTooShort);
-      ProcEvent e;
-      e.kind = h.kind == FQL_EV_PROC_FORK   ? ProcEvent::Kind::kFork
-               : h.kind == FQL_EV_PROC_EXEC ? ProcEvent::Kind::kExec
-                                            : ProcEvent::Kind::kExit;
-      e.tgid = h.tgid;
-      e.ppid = p.ppid;
-      e.ts_ns = h.ts_ns;
-      e.comm.assign(p.comm, strnlen(p.comm, sizeof(p.comm)));
-      *out = e;
-      break;
-    }
-    case FQL_EV_PQ_CALL: {
-      fql_pq_event q;
-      if (!ReadStruct(record, &q)) return fail(DecodeError::kTooShort);
-      if (q.text_len >= FQL_PQ_MAX_TEXT || record.size() - sizeof(q) != q.text_len ||
-          q.fn == 0 || q.fn >= FQL_PQ_FN_COUNT) {
-        return fail(DecodeError::kBadLength);
-      }
-      PqEvent e;
-      e.tgid = h.tgid;
-      e.tid = h.tid;
-      e.fd = h.fd;
-      e.ts_ns = h.ts_ns;
-      e.conn_ptr = q.conn_ptr;
-      e.fn = q.fn;
-      e.flags = q.flags;
-      e.nparams = q.nparams;
-      e.result_status = q.result_status;
-      e.ntuples = q.ntuples;
-      e.text = std::string_view(reinterpret_cast<const char*>(record.data() + sizeof(q)),
-                                q.text_len);
-      e.sqlstate.assign(q.sqlstate, strnlen(q.sqlstate, sizeof(q.sqlstate)));
-      e.stmt_name.assign(q.stmt_name, strnlen(q.stmt_name, sizeof(q.stmt_name)));
-      e.cmd_status.assign(q.cmd_status, strnlen(q.cmd_status, sizeof(q.cmd_status)));
-      *out = e;
-      break;
-    }
-    case FQL_EV_PY_CTX: {
-      fql_py_ctx_event p;
-      if (!ReadStruct(record, &p)) return fail(DecodeError::kTooShort);
-      if (record.size() != sizeof(p) || p.child == 0) return fail(DecodeError::kBadLength);
-      PyCtxEvent e;
-      e.tgid = h.tgid;
-      e.tid = h.tid;
-      e.ts_ns = h.ts_ns;
-      e.parent = p.parent;
-      e.child = p.child;
-      *out = e;
-      break;
-    }
-    default:
-      return fail(DecodeError::kUnknownKind);
   }
   ++decoded_;
   return DecodeError::kNone;

@@ -51,6 +51,31 @@ int BindErrno(const std::string& host, int port) {
   return err;
 }
 
+// Threads, timeouts, payload cap and socket options of the exporter's HTTP server.
+void ConfigureHttp(httplib::Server& http) {
+  // A scrape endpoint needs few threads; httplib's default is >= 8.
+  http.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  http.set_read_timeout(5, 0);
+  http.set_write_timeout(10, 0);
+  http.set_payload_max_length(64 * 1024);
+  // httplib's default sets SO_REUSEPORT, which lets a second collector bind the same
+  // port and silently share scrapes. SO_REUSEADDR alone only allows a quick restart.
+  http.set_socket_options([](socket_t sock) {
+    const int one = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  });
+}
+
+// {"error": "<what>"}: quotes and backslashes escaped, control characters dropped.
+std::string JsonErrorBody(std::string_view what) {
+  std::string msg;
+  for (char c : what) {
+    if (c == '"' || c == '\\') msg += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) msg += c;
+  }
+  return "{\"error\": \"" + msg + "\"}";
+}
+
 }  // namespace
 
 StatusOr<std::pair<std::string, int>> ParseListenAddress(std::string_view listen) {
@@ -95,17 +120,7 @@ Status Server::Start() {
   const auto& [host, port] = parsed.value();
 
   auto http = std::make_unique<httplib::Server>();
-  // A scrape endpoint needs few threads; httplib's default is >= 8.
-  http->new_task_queue = [] { return new httplib::ThreadPool(2); };
-  http->set_read_timeout(5, 0);
-  http->set_write_timeout(10, 0);
-  http->set_payload_max_length(64 * 1024);
-  // httplib's default sets SO_REUSEPORT, which lets a second collector bind the same
-  // port and silently share scrapes. SO_REUSEADDR alone only allows a quick restart.
-  http->set_socket_options([](socket_t sock) {
-    const int one = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  });
+  ConfigureHttp(*http);
 
   http->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     if (!metrics_enabled_.load()) {
@@ -142,12 +157,7 @@ Status Server::Start() {
       res.set_content((*handler)(), "application/json");
     } catch (const std::exception& e) {
       res.status = 500;
-      std::string msg;
-      for (char c : std::string_view(e.what())) {
-        if (c == '"' || c == '\\') msg += '\\';
-        if (static_cast<unsigned char>(c) >= 0x20) msg += c;
-      }
-      res.set_content("{\"error\": \"" + msg + "\"}", "application/json");
+      res.set_content(JsonErrorBody(e.what()), "application/json");
     }
   });
 

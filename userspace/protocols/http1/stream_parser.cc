@@ -61,6 +61,90 @@ void Http1StreamParser::StartResync(size_t from) {
   resync_from_ = from;
 }
 
+// kChunkHeader: a chunk-size line; the last (0) chunk leads to the trailers.
+std::optional<ParseState> Http1StreamParser::StepChunkHeader(conn::StreamBuffer& buf,
+                                                             Message* out) {
+  if (buf.head() >= buf.end()) return ParseState::kNeedsMoreData;
+  std::string_view data = buf.Contiguous();
+  uint64_t size = 0;
+  size_t consumed = 0;
+  ParseState s = data.empty() ? ParseState::kInvalid  // chunk-size line in a hole
+                              : ParseChunkHeader(data, &size, &consumed);
+  if (s == ParseState::kNeedsMoreData && buf.head() + data.size() < buf.end()) {
+    s = ParseState::kInvalid;  // the line runs into a hole
+  }
+  if (s == ParseState::kNeedsMoreData) return s;
+  if (s == ParseState::kInvalid) {
+    ++parse_errors_;
+    NoteMissing(0);
+    Emit(buf, out);
+    StartResync(0);
+    return ParseState::kSuccess;
+  }
+  buf.Consume(consumed);
+  if (size == 0) {
+    state_ = State::kTrailers;
+  } else {
+    cur_.body_size += size;
+    body_end_ = buf.head() + size;
+    state_ = State::kChunkData;
+  }
+  return std::nullopt;
+}
+
+// kChunkDataEnd: the CRLF after chunk data; unknown (hole) positions are taken on trust.
+std::optional<ParseState> Http1StreamParser::StepChunkDataEnd(conn::StreamBuffer& buf,
+                                                              Message* out) {
+  const uint64_t crlf_end = body_end_ + 2;
+  bool ok = true;
+  while (ok && buf.head() < crlf_end) {
+    if (buf.head() >= buf.end()) return ParseState::kNeedsMoreData;
+    std::string_view data = buf.Contiguous();
+    if (data.empty()) {
+      buf.Consume(std::min(buf.NextKnown(), crlf_end) - buf.head());
+      continue;
+    }
+    const char want = buf.head() == body_end_ ? '\r' : '\n';
+    if (data[0] != want) {
+      ok = false;
+    } else {
+      buf.Consume(1);
+    }
+  }
+  if (!ok) {
+    ++parse_errors_;
+    NoteMissing(0);
+    Emit(buf, out);
+    StartResync(0);
+    return ParseState::kSuccess;
+  }
+  state_ = State::kChunkHeader;
+  return std::nullopt;
+}
+
+// kTrailers: the trailer section after the last chunk, then the message is complete.
+std::optional<ParseState> Http1StreamParser::StepTrailers(conn::StreamBuffer& buf,
+                                                          Message* out) {
+  if (buf.head() >= buf.end()) return ParseState::kNeedsMoreData;
+  std::string_view data = buf.Contiguous();
+  size_t consumed = 0;
+  ParseState s = data.empty() ? ParseState::kInvalid : ParseTrailers(data, &consumed);
+  if (s == ParseState::kNeedsMoreData && buf.head() + data.size() < buf.end()) {
+    s = ParseState::kInvalid;
+  }
+  if (s == ParseState::kNeedsMoreData) return s;
+  if (s == ParseState::kInvalid) {
+    // The body is complete; only the trailers are lost.
+    ++parse_errors_;
+    Emit(buf, out);
+    StartResync(0);
+    return ParseState::kSuccess;
+  }
+  buf.Consume(consumed);
+  Emit(buf, out);
+  return ParseState::kSuccess;
+}
+
 ParseState Http1StreamParser::NextImpl(conn::StreamBuffer& buf, Message* out,
                                        bool request_was_head) {
   for (;;) {
@@ -100,31 +184,8 @@ ParseState Http1StreamParser::NextImpl(conn::StreamBuffer& buf, Message* out,
         return ParseState::kNeedsMoreData;
 
       case State::kChunkHeader: {
-        if (buf.head() >= buf.end()) return ParseState::kNeedsMoreData;
-        std::string_view data = buf.Contiguous();
-        uint64_t size = 0;
-        size_t consumed = 0;
-        ParseState s = data.empty() ? ParseState::kInvalid  // chunk-size line in a hole
-                                    : ParseChunkHeader(data, &size, &consumed);
-        if (s == ParseState::kNeedsMoreData && buf.head() + data.size() < buf.end()) {
-          s = ParseState::kInvalid;  // the line runs into a hole
-        }
-        if (s == ParseState::kNeedsMoreData) return s;
-        if (s == ParseState::kInvalid) {
-          ++parse_errors_;
-          NoteMissing(0);
-          Emit(buf, out);
-          StartResync(0);
-          return ParseState::kSuccess;
-        }
-        buf.Consume(consumed);
-        if (size == 0) {
-          state_ = State::kTrailers;
-        } else {
-          cur_.body_size += size;
-          body_end_ = buf.head() + size;
-          state_ = State::kChunkData;
-        }
+        std::optional<ParseState> s = StepChunkHeader(buf, out);
+        if (s) return *s;
         continue;
       }
 
@@ -134,53 +195,15 @@ ParseState Http1StreamParser::NextImpl(conn::StreamBuffer& buf, Message* out,
         continue;
 
       case State::kChunkDataEnd: {
-        // The CRLF after chunk data; unknown (hole) positions are taken on trust.
-        const uint64_t crlf_end = body_end_ + 2;
-        bool ok = true;
-        while (ok && buf.head() < crlf_end) {
-          if (buf.head() >= buf.end()) return ParseState::kNeedsMoreData;
-          std::string_view data = buf.Contiguous();
-          if (data.empty()) {
-            buf.Consume(std::min(buf.NextKnown(), crlf_end) - buf.head());
-            continue;
-          }
-          const char want = buf.head() == body_end_ ? '\r' : '\n';
-          if (data[0] != want) {
-            ok = false;
-          } else {
-            buf.Consume(1);
-          }
-        }
-        if (!ok) {
-          ++parse_errors_;
-          NoteMissing(0);
-          Emit(buf, out);
-          StartResync(0);
-          return ParseState::kSuccess;
-        }
-        state_ = State::kChunkHeader;
+        std::optional<ParseState> s = StepChunkDataEnd(buf, out);
+        if (s) return *s;
         continue;
       }
 
       case State::kTrailers: {
-        if (buf.head() >= buf.end()) return ParseState::kNeedsMoreData;
-        std::string_view data = buf.Contiguous();
-        size_t consumed = 0;
-        ParseState s = data.empty() ? ParseState::kInvalid : ParseTrailers(data, &consumed);
-        if (s == ParseState::kNeedsMoreData && buf.head() + data.size() < buf.end()) {
-          s = ParseState::kInvalid;
-        }
-        if (s == ParseState::kNeedsMoreData) return s;
-        if (s == ParseState::kInvalid) {
-          // The body is complete; only the trailers are lost.
-          ++parse_errors_;
-          Emit(buf, out);
-          StartResync(0);
-          return ParseState::kSuccess;
-        }
-        buf.Consume(consumed);
-        Emit(buf, out);
-        return ParseState::kSuccess;
+        std::optional<ParseState> s = StepTrailers(buf, out);
+        if (s) return *s;
+        continue;
       }
     }
   }

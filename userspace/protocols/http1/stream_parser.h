@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "conn/stream_buffer.h"
@@ -95,6 +96,10 @@ class Http1StreamParser {
 
   ParseState NextImpl(conn::StreamBuffer& buf, Message* out, bool request_was_head);
   ParseState ParseHead(conn::StreamBuffer& buf, Message* out, bool request_was_head);
+  // NextImpl's chunked-body states; std::nullopt: the state changed, go on.
+  std::optional<ParseState> StepChunkHeader(conn::StreamBuffer& buf, Message* out);
+  std::optional<ParseState> StepChunkDataEnd(conn::StreamBuffer& buf, Message* out);
+  std::optional<ParseState> StepTrailers(conn::StreamBuffer& buf, Message* out);
   // Consumes body positions up to `until`, capturing known bytes; false if the stream has not
   // reached `until` yet.
   bool ConsumeBody(conn::StreamBuffer& buf, uint64_t until);

@@ -78,27 +78,76 @@ bool PgConnection::AlignTo(Op op) {
   return false;
 }
 
+// Startup, SSLRequest and GSSENCRequest: the frames before the typed protocol.
+void PgConnection::OnUntypedFrontend(const Frame& f) {
+  switch (f.untyped) {
+    case Untyped::kStartup: {
+      StartupInfo info;
+      info.protocol = f.code;
+      if (DecodeStartup(f.body, &info) == ParseState::kSuccess) startup_ = std::move(info);
+      startup_seen_ = true;
+      Pending p;
+      p.op = Op::kStartup;
+      p.ts = f.start_ts;
+      Push(std::move(p));
+      break;
+    }
+    case Untyped::kSslRequest:
+    case Untyped::kGssEncRequest:
+      be_.ExpectEncryptionAnswer();
+      break;
+    default:
+      break;
+  }
+}
+
+// 'P' Parse: remembers the statement's text by name (bounded by kMaxStatements).
+void PgConnection::OnParse(std::string_view body, Pending p) {
+  ParseInfo info;
+  if (DecodeParse(body, &info) == ParseState::kSuccess) {
+    p.name = std::string(info.statement);
+    p.sql = std::string(info.query);
+  } else {  // a truncated body: the name and as much of the text as we have
+    p.name = std::string(CStringPrefix(body));
+    if (p.name.size() < body.size()) {
+      p.sql = std::string(CStringPrefix(body.substr(p.name.size() + 1)));
+    }
+  }
+  if (statements_.size() >= kMaxStatements && !statements_.count(p.name)) {
+    statements_.erase(statements_.begin());
+    ++stats_.dropped;
+  }
+  statements_[p.name] = p.sql;
+  p.op = Op::kParse;
+  Push(std::move(p));
+}
+
+// 'B' Bind: a portal over a known statement (bounded by kMaxPortals).
+void PgConnection::OnBind(std::string_view body, Pending p) {
+  BindInfo info;
+  Portal portal;
+  std::string portal_name;
+  if (DecodeBind(body, &info) == ParseState::kSuccess) {
+    portal_name = std::string(info.portal);
+    portal.statement = std::string(info.statement);
+    auto it = statements_.find(portal.statement);
+    if (it != statements_.end()) {
+      portal.sql = it->second;
+      portal.known = true;
+    }
+  }
+  if (portals_.size() >= kMaxPortals && !portals_.count(portal_name)) {
+    portals_.erase(portals_.begin());
+    ++stats_.dropped;
+  }
+  portals_[portal_name] = std::move(portal);
+  p.op = Op::kBind;
+  Push(std::move(p));
+}
+
 void PgConnection::OnFrontend(const Frame& f) {
   if (f.untyped != Untyped::kNone) {
-    switch (f.untyped) {
-      case Untyped::kStartup: {
-        StartupInfo info;
-        info.protocol = f.code;
-        if (DecodeStartup(f.body, &info) == ParseState::kSuccess) startup_ = std::move(info);
-        startup_seen_ = true;
-        Pending p;
-        p.op = Op::kStartup;
-        p.ts = f.start_ts;
-        Push(std::move(p));
-        break;
-      }
-      case Untyped::kSslRequest:
-      case Untyped::kGssEncRequest:
-        be_.ExpectEncryptionAnswer();
-        break;
-      default:
-        break;
-    }
+    OnUntypedFrontend(f);
     return;
   }
   const std::string_view body = f.body;
@@ -113,46 +162,12 @@ void PgConnection::OnFrontend(const Frame& f) {
       Push(std::move(p));
       break;
     }
-    case 'P': {
-      ParseInfo info;
-      if (DecodeParse(body, &info) == ParseState::kSuccess) {
-        p.name = std::string(info.statement);
-        p.sql = std::string(info.query);
-      } else {  // a truncated body: the name and as much of the text as we have
-        p.name = std::string(CStringPrefix(body));
-        if (p.name.size() < body.size()) p.sql = std::string(CStringPrefix(body.substr(p.name.size() + 1)));
-      }
-      if (statements_.size() >= kMaxStatements && !statements_.count(p.name)) {
-        statements_.erase(statements_.begin());
-        ++stats_.dropped;
-      }
-      statements_[p.name] = p.sql;
-      p.op = Op::kParse;
-      Push(std::move(p));
+    case 'P':
+      OnParse(body, std::move(p));
       break;
-    }
-    case 'B': {
-      BindInfo info;
-      Portal portal;
-      std::string portal_name;
-      if (DecodeBind(body, &info) == ParseState::kSuccess) {
-        portal_name = std::string(info.portal);
-        portal.statement = std::string(info.statement);
-        auto it = statements_.find(portal.statement);
-        if (it != statements_.end()) {
-          portal.sql = it->second;
-          portal.known = true;
-        }
-      }
-      if (portals_.size() >= kMaxPortals && !portals_.count(portal_name)) {
-        portals_.erase(portals_.begin());
-        ++stats_.dropped;
-      }
-      portals_[portal_name] = std::move(portal);
-      p.op = Op::kBind;
-      Push(std::move(p));
+    case 'B':
+      OnBind(body, std::move(p));
       break;
-    }
     case 'D':
       p.op = Op::kDescribe;
       Push(std::move(p));

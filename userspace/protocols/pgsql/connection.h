@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -147,6 +148,10 @@ class PgConnection {
     return op == Op::kStartup || op == Op::kQuery || op == Op::kSync || op == Op::kFunction;
   }
   void Push(Pending p);
+  // OnFrontend's larger cases.
+  void OnUntypedFrontend(const Frame& f);
+  void OnParse(std::string_view body, Pending p);
+  void OnBind(std::string_view body, Pending p);
   // Pops entries before the first `op` of the current group and returns its index (0), or
   // false if the group has none.
   bool AlignTo(Op op);

@@ -62,6 +62,66 @@ size_t SkipQuoted(std::string_view s, size_t i, char q, bool backslash) {
   return s.size();
 }
 
+// The end of the (nested) /* ... */ comment opening at s[i].
+size_t SkipBlockComment(std::string_view s, size_t i) {
+  int nest = 1;
+  i += 2;
+  while (i < s.size() && nest > 0) {
+    if (s[i] == '/' && i + 1 < s.size() && s[i + 1] == '*') {
+      ++nest;
+      i += 2;
+    } else if (s[i] == '*' && i + 1 < s.size() && s[i + 1] == '/') {
+      --nest;
+      i += 2;
+    } else {
+      ++i;
+    }
+  }
+  return i;
+}
+
+// The end of what starts with the '$' at s[i]: a $1 placeholder or a $tag$ ... $tag$ string
+// (*kind = kLiteral), else the lone '$' (*kind = kPunct).
+size_t ScanDollar(std::string_view s, size_t i, Tok* kind) {
+  size_t j = i + 1;
+  *kind = Tok::kLiteral;
+  if (j < s.size() && IsDigit(static_cast<unsigned char>(s[j]))) {  // $1 placeholder
+    while (j < s.size() && IsDigit(static_cast<unsigned char>(s[j]))) ++j;
+    return j;
+  }
+  while (j < s.size() && IsIdentChar(static_cast<unsigned char>(s[j])) && s[j] != '$') ++j;
+  if (j < s.size() && s[j] == '$') {  // $tag$ ... $tag$
+    std::string_view tag = s.substr(i, j + 1 - i);
+    const size_t close = s.find(tag, j + 1);
+    return close == std::string_view::npos ? s.size() : close + tag.size();
+  }
+  *kind = Tok::kPunct;
+  return i + 1;
+}
+
+// The end of the number starting at s[i] (0x hex, or digits/./_ with an optional exponent).
+size_t ScanNumber(std::string_view s, size_t i) {
+  size_t j = i;
+  if (s[i] == '0' && i + 1 < s.size() && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
+    j += 2;
+    while (j < s.size() && std::isxdigit(static_cast<unsigned char>(s[j]))) ++j;
+    return j;
+  }
+  while (j < s.size() &&
+         (IsDigit(static_cast<unsigned char>(s[j])) || s[j] == '.' || s[j] == '_')) {
+    ++j;
+  }
+  if (j < s.size() && (s[j] == 'e' || s[j] == 'E')) {
+    size_t k = j + 1;
+    if (k < s.size() && (s[k] == '+' || s[k] == '-')) ++k;
+    if (k < s.size() && IsDigit(static_cast<unsigned char>(s[k]))) {
+      j = k;
+      while (j < s.size() && IsDigit(static_cast<unsigned char>(s[j]))) ++j;
+    }
+  }
+  return j;
+}
+
 // Lexes sql (already capped). Bounded: one token per input byte at most.
 std::vector<Token> Lex(std::string_view s) {
   std::vector<Token> out;
@@ -85,31 +145,13 @@ std::vector<Token> Lex(std::string_view s) {
       continue;
     }
     if (c == '/' && i + 1 < s.size() && s[i + 1] == '*') {
-      int nest = 1;
-      i += 2;
-      while (i < s.size() && nest > 0) {
-        if (s[i] == '/' && i + 1 < s.size() && s[i + 1] == '*') {
-          ++nest;
-          i += 2;
-        } else if (s[i] == '*' && i + 1 < s.size() && s[i + 1] == '/') {
-          --nest;
-          i += 2;
-        } else {
-          ++i;
-        }
-      }
+      i = SkipBlockComment(s, i);
       space = true;
       continue;
     }
-    if (c == '\'') {
-      const size_t e = SkipQuoted(s, i, '\'', false);
-      push(Tok::kLiteral, i, e);
-      i = e;
-      continue;
-    }
-    if (c == '"') {
-      const size_t e = SkipQuoted(s, i, '"', false);
-      push(Tok::kQuotedIdent, i, e);
+    if (c == '\'' || c == '"') {  // 'literal' or "quoted identifier"
+      const size_t e = SkipQuoted(s, i, static_cast<char>(c), false);
+      push(c == '\'' ? Tok::kLiteral : Tok::kQuotedIdent, i, e);
       i = e;
       continue;
     }
@@ -129,45 +171,15 @@ std::vector<Token> Lex(std::string_view s) {
       continue;
     }
     if (c == '$') {
-      size_t j = i + 1;
-      if (j < s.size() && IsDigit(static_cast<unsigned char>(s[j]))) {  // $1 placeholder
-        while (j < s.size() && IsDigit(static_cast<unsigned char>(s[j]))) ++j;
-        push(Tok::kLiteral, i, j);
-        i = j;
-        continue;
-      }
-      while (j < s.size() && IsIdentChar(static_cast<unsigned char>(s[j])) && s[j] != '$') ++j;
-      if (j < s.size() && s[j] == '$') {  // $tag$ ... $tag$
-        std::string_view tag = s.substr(i, j + 1 - i);
-        const size_t close = s.find(tag, j + 1);
-        const size_t e = close == std::string_view::npos ? s.size() : close + tag.size();
-        push(Tok::kLiteral, i, e);
-        i = e;
-        continue;
-      }
-      push(Tok::kPunct, i, i + 1);
-      ++i;
+      Tok kind = Tok::kPunct;
+      const size_t e = ScanDollar(s, i, &kind);
+      push(kind, i, e);
+      i = e;
       continue;
     }
-    if (IsDigit(c) || (c == '.' && i + 1 < s.size() && IsDigit(static_cast<unsigned char>(s[i + 1])))) {
-      size_t j = i;
-      if (c == '0' && i + 1 < s.size() && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
-        j += 2;
-        while (j < s.size() && std::isxdigit(static_cast<unsigned char>(s[j]))) ++j;
-      } else {
-        while (j < s.size() && (IsDigit(static_cast<unsigned char>(s[j])) || s[j] == '.' ||
-                                s[j] == '_')) {
-          ++j;
-        }
-        if (j < s.size() && (s[j] == 'e' || s[j] == 'E')) {
-          size_t k = j + 1;
-          if (k < s.size() && (s[k] == '+' || s[k] == '-')) ++k;
-          if (k < s.size() && IsDigit(static_cast<unsigned char>(s[k]))) {
-            j = k;
-            while (j < s.size() && IsDigit(static_cast<unsigned char>(s[j]))) ++j;
-          }
-        }
-      }
+    if (IsDigit(c) ||
+        (c == '.' && i + 1 < s.size() && IsDigit(static_cast<unsigned char>(s[i + 1])))) {
+      const size_t j = ScanNumber(s, i);
       push(Tok::kLiteral, i, j);
       i = j;
       continue;
@@ -180,15 +192,11 @@ std::vector<Token> Lex(std::string_view s) {
       continue;
     }
     // Punctuation / operators: "::" kept together; other chars one by one.
-    if (c == ':' && i + 1 < s.size() && s[i + 1] == ':') {
-      push(Tok::kPunct, i, i + 2);
-      i += 2;
-      continue;
-    }
+    const size_t n = c == ':' && i + 1 < s.size() && s[i + 1] == ':' ? 2 : 1;
     if (c == ')') depth = std::max(0, depth - 1);
-    push(Tok::kPunct, i, i + 1);
+    push(Tok::kPunct, i, i + n);
     if (c == '(') ++depth;
-    ++i;
+    i += n;
   }
   return out;
 }

@@ -1,6 +1,6 @@
 // Redis RESP2/RESP3 framing: pure functions over byte views (no I/O, no buffers, no state).
 //
-// Three layers, all pure:
+// Three layers, all pure (resp_tokens.cc, resp_values.cc, resp_parser.cc):
 //   ParseToken   one type line ("+OK", ":12", "$5", "*3", "%2", "$?", ";4", ".", ...); for bulk
 //                types only the header, the payload (length + CRLF) follows it.
 //   FrameBuilder turns a token sequence (and bulk payload pieces) into one top-level frame:
@@ -176,6 +176,12 @@ class FrameBuilder {
   ParseState EndValue();
   bool CaptureTextAt(size_t depth, uint64_t index) const;
   void NoteNil(bool nil);
+  // OnToken's cases: a ;N chunk of a streamed string, the "." end of a streamed aggregate, and
+  // what follows a value's type line (payload, chunks, elements).
+  ParseState OnStreamedChunk(const Token& t);
+  ParseState OnStreamEnd();
+  ParseState OnValueBody(const Token& t, Value* node, size_t depth, uint64_t index,
+                         bool in_attribute);
 
   Mode mode_;
   Value root_;

@@ -85,189 +85,202 @@ void RespStreamParser::Emit(conn::StreamBuffer& buf, Frame* out) {
   ++frames_;
 }
 
-ParseState RespStreamParser::NextImpl(conn::StreamBuffer& buf, Frame* out) {
-  for (;;) {
-    switch (state_) {
-      case State::kFrameStart: {
-        if (buf.head() >= buf.end()) return ParseState::kNeedsMoreData;
-        if (buf.HeadInHole()) {
-          Lose(0);
-          continue;
-        }
-        std::string_view data = buf.Contiguous();
-        const bool hole_follows = buf.head() + data.size() < buf.end();
-        cur_ = Frame();
-        cur_.start_pos = buf.head();
-        cur_.start_ts = buf.TimestampAt(buf.head());
-        builder_.Reset();
-        if (direction_ == Direction::kRequest && data[0] != '*') {
-          // An inline command: one line, bounded by kMaxLineLength.
-          Command c;
-          FrameResult r = ParseCommand(data, &c);
-          if (r.state == ParseState::kNeedsMoreData && hole_follows) r.state = ParseState::kInvalid;
-          if (r.state == ParseState::kNeedsMoreData) return r.state;
-          if (r.state == ParseState::kInvalid) {
-            Lose(1);
-            continue;
-          }
-          buf.Consume(r.consumed);
-          if (c.argc == 0) continue;  // an empty line; Redis ignores it too
-          cur_.direction = direction_;
-          cur_.command = std::move(c);
-          cur_.wire_size = r.consumed;
-          cur_.end_ts = buf.TimestampAt(buf.head() - 1);
-          cur_.after_loss = after_loss_;
-          after_loss_ = false;
-          *out = std::move(cur_);
-          cur_ = Frame();
-          ++frames_;
-          return ParseState::kSuccess;
-        }
-        state_ = State::kToken;
-        continue;
-      }
+// kFrameStart: a new frame begins at the head (inline commands are parsed here whole).
+std::optional<ParseState> RespStreamParser::StepFrameStart(conn::StreamBuffer& buf, Frame* out) {
+  if (buf.head() >= buf.end()) return ParseState::kNeedsMoreData;
+  if (buf.HeadInHole()) {
+    Lose(0);
+    return std::nullopt;
+  }
+  std::string_view data = buf.Contiguous();
+  const bool hole_follows = buf.head() + data.size() < buf.end();
+  cur_ = Frame();
+  cur_.start_pos = buf.head();
+  cur_.start_ts = buf.TimestampAt(buf.head());
+  builder_.Reset();
+  if (direction_ == Direction::kRequest && data[0] != '*') {
+    // An inline command: one line, bounded by kMaxLineLength.
+    Command c;
+    FrameResult r = ParseCommand(data, &c);
+    if (r.state == ParseState::kNeedsMoreData && hole_follows) r.state = ParseState::kInvalid;
+    if (r.state == ParseState::kNeedsMoreData) return r.state;
+    if (r.state == ParseState::kInvalid) {
+      Lose(1);
+      return std::nullopt;
+    }
+    buf.Consume(r.consumed);
+    if (c.argc == 0) return std::nullopt;  // an empty line; Redis ignores it too
+    cur_.direction = direction_;
+    cur_.command = std::move(c);
+    cur_.wire_size = r.consumed;
+    cur_.end_ts = buf.TimestampAt(buf.head() - 1);
+    cur_.after_loss = after_loss_;
+    after_loss_ = false;
+    *out = std::move(cur_);
+    cur_ = Frame();
+    ++frames_;
+    return ParseState::kSuccess;
+  }
+  state_ = State::kToken;
+  return std::nullopt;
+}
 
-      case State::kToken: {
-        if (buf.head() >= buf.end()) return ParseState::kNeedsMoreData;
-        if (buf.HeadInHole()) {
-          Lose(0);
-          continue;
-        }
-        std::string_view data = buf.Contiguous();
-        Token t;
-        size_t n = 0;
-        ParseState s = ParseToken(data, &t, &n);
-        if (s == ParseState::kNeedsMoreData && buf.head() + data.size() < buf.end()) {
-          s = ParseState::kInvalid;  // the line runs into a hole
-        }
-        if (s == ParseState::kNeedsMoreData) return s;
-        if (s == ParseState::kInvalid) {
-          Lose(1);
-          continue;
-        }
-        s = builder_.OnToken(t);  // before Consume: t.line points into the buffer
-        buf.Consume(n);
-        if (s == ParseState::kInvalid) {
-          Lose(0);
-          continue;
-        }
-        if (s == ParseState::kSuccess) {
-          Emit(buf, out);
-          return s;
-        }
-        if (builder_.payload_pending()) {
-          payload_end_ = buf.head() + builder_.payload_remaining();
-          state_ = State::kPayload;
-        }
-        continue;
-      }
+// kToken: the next type line of the frame.
+std::optional<ParseState> RespStreamParser::StepToken(conn::StreamBuffer& buf, Frame* out) {
+  if (buf.head() >= buf.end()) return ParseState::kNeedsMoreData;
+  if (buf.HeadInHole()) {
+    Lose(0);
+    return std::nullopt;
+  }
+  std::string_view data = buf.Contiguous();
+  Token t;
+  size_t n = 0;
+  ParseState s = ParseToken(data, &t, &n);
+  if (s == ParseState::kNeedsMoreData && buf.head() + data.size() < buf.end()) {
+    s = ParseState::kInvalid;  // the line runs into a hole
+  }
+  if (s == ParseState::kNeedsMoreData) return s;
+  if (s == ParseState::kInvalid) {
+    Lose(1);
+    return std::nullopt;
+  }
+  s = builder_.OnToken(t);  // before Consume: t.line points into the buffer
+  buf.Consume(n);
+  if (s == ParseState::kInvalid) {
+    Lose(0);
+    return std::nullopt;
+  }
+  if (s == ParseState::kSuccess) {
+    Emit(buf, out);
+    return s;
+  }
+  if (builder_.payload_pending()) {
+    payload_end_ = buf.head() + builder_.payload_remaining();
+    state_ = State::kPayload;
+  }
+  return std::nullopt;
+}
 
-      case State::kPayload: {
-        while (buf.head() < payload_end_) {
-          if (buf.head() >= buf.end()) return ParseState::kNeedsMoreData;
-          std::string_view data = buf.Contiguous();
-          if (!data.empty()) {
-            const size_t n =
-                static_cast<size_t>(std::min<uint64_t>(data.size(), payload_end_ - buf.head()));
-            builder_.OnPayload(data.substr(0, n));
-            buf.Consume(n);
-          } else {
-            const uint64_t n = std::min(buf.NextKnown(), payload_end_) - buf.head();
-            builder_.OnPayloadMissing(n);
-            cur_.truncated = true;
-            buf.Consume(n);
-          }
-        }
-        state_ = State::kPayloadCrlf;
-        continue;
-      }
-
-      case State::kPayloadCrlf: {
-        // The CRLF after the payload; unknown (hole) positions are taken on trust.
-        const uint64_t crlf_end = payload_end_ + 2;
-        while (buf.head() < crlf_end) {
-          if (buf.head() >= buf.end()) return ParseState::kNeedsMoreData;
-          std::string_view data = buf.Contiguous();
-          if (data.empty()) {
-            buf.Consume(std::min(buf.NextKnown(), crlf_end) - buf.head());
-            continue;
-          }
-          const char want = buf.head() == payload_end_ ? '\r' : '\n';
-          if (data[0] != want) break;
-          buf.Consume(1);
-        }
-        if (buf.head() < crlf_end) {
-          Lose(0);
-          continue;
-        }
-        ParseState s = builder_.EndPayload();
-        if (s == ParseState::kInvalid) {
-          Lose(0);
-          continue;
-        }
-        if (s == ParseState::kSuccess) {
-          Emit(buf, out);
-          return s;
-        }
-        state_ = State::kToken;
-        continue;
-      }
-
-      case State::kResync: {
-        if (buf.head() >= buf.end()) return ParseState::kNeedsMoreData;
-        if (buf.HeadInHole()) {
-          buf.SkipToNextKnown();
-          resync_from_ = 0;
-          continue;
-        }
-        std::string_view data = buf.Contiguous();
-        const size_t from = std::min(resync_from_, data.size());
-        // Candidates start at `from` or after an LF at or past it.
-        size_t k = std::string_view::npos;
-        if (from == 0) {
-          k = FindFrameBoundary(data, direction_);
-        } else {
-          const size_t nl = data.find('\n', from - 1);
-          if (nl != std::string_view::npos) {
-            k = FindFrameBoundary(data.substr(nl + 1), direction_);
-            if (k != std::string_view::npos) k += nl + 1;
-          }
-        }
-        if (k != std::string_view::npos) {
-          buf.Consume(k);
-          state_ = State::kFrameStart;
-          continue;
-        }
-        if (buf.head() + data.size() < buf.end()) {
-          // A hole follows: no frame can span it, drop it all.
-          buf.Consume(data.size());
-          resync_from_ = 0;
-          continue;
-        }
-        if (data.size() > kResyncKeep) {
-          // Keep a tail that may be the beginning of a frame.
-          buf.Consume(data.size() - kResyncKeep);
-          data = buf.Contiguous();
-        }
-        // A candidate with three line ends after it is decided (a command needs two lines and
-        // a byte, a reply one line); rescan only the later ones next time.
-        size_t keep_from = 0;
-        size_t end = data.size();
-        for (int lines = 0; lines < 4 && end > 0; ++lines) {
-          const size_t nl = data.rfind('\n', end - 1);
-          if (nl == std::string_view::npos) {
-            end = 0;
-            break;
-          }
-          end = nl;
-        }
-        if (end > 0) keep_from = end + 1;
-        resync_from_ = keep_from;
-        return ParseState::kNeedsMoreData;
-      }
+// kPayload: bulk payload bytes, fed to the builder (holes as missing bytes).
+std::optional<ParseState> RespStreamParser::StepPayload(conn::StreamBuffer& buf) {
+  while (buf.head() < payload_end_) {
+    if (buf.head() >= buf.end()) return ParseState::kNeedsMoreData;
+    std::string_view data = buf.Contiguous();
+    if (!data.empty()) {
+      const size_t n =
+          static_cast<size_t>(std::min<uint64_t>(data.size(), payload_end_ - buf.head()));
+      builder_.OnPayload(data.substr(0, n));
+      buf.Consume(n);
+    } else {
+      const uint64_t n = std::min(buf.NextKnown(), payload_end_) - buf.head();
+      builder_.OnPayloadMissing(n);
+      cur_.truncated = true;
+      buf.Consume(n);
     }
   }
+  state_ = State::kPayloadCrlf;
+  return std::nullopt;
 }
+
+// kPayloadCrlf: the CRLF after the payload; unknown (hole) positions are taken on trust.
+std::optional<ParseState> RespStreamParser::StepPayloadCrlf(conn::StreamBuffer& buf, Frame* out) {
+  const uint64_t crlf_end = payload_end_ + 2;
+  while (buf.head() < crlf_end) {
+    if (buf.head() >= buf.end()) return ParseState::kNeedsMoreData;
+    std::string_view data = buf.Contiguous();
+    if (data.empty()) {
+      buf.Consume(std::min(buf.NextKnown(), crlf_end) - buf.head());
+      continue;
+    }
+    const char want = buf.head() == payload_end_ ? '\r' : '\n';
+    if (data[0] != want) break;
+    buf.Consume(1);
+  }
+  if (buf.head() < crlf_end) {
+    Lose(0);
+    return std::nullopt;
+  }
+  ParseState s = builder_.EndPayload();
+  if (s == ParseState::kInvalid) {
+    Lose(0);
+    return std::nullopt;
+  }
+  if (s == ParseState::kSuccess) {
+    Emit(buf, out);
+    return s;
+  }
+  state_ = State::kToken;
+  return std::nullopt;
+}
+
+// kResync: looks for the next frame boundary, keeping a tail that may start one.
+std::optional<ParseState> RespStreamParser::StepResync(conn::StreamBuffer& buf) {
+  if (buf.head() >= buf.end()) return ParseState::kNeedsMoreData;
+  if (buf.HeadInHole()) {
+    buf.SkipToNextKnown();
+    resync_from_ = 0;
+    return std::nullopt;
+  }
+  std::string_view data = buf.Contiguous();
+  const size_t from = std::min(resync_from_, data.size());
+  // Candidates start at `from` or after an LF at or past it.
+  size_t k = std::string_view::npos;
+  if (from == 0) {
+    k = FindFrameBoundary(data, direction_);
+  } else {
+    const size_t nl = data.find('\n', from - 1);
+    if (nl != std::string_view::npos) {
+      k = FindFrameBoundary(data.substr(nl + 1), direction_);
+      if (k != std::string_view::npos) k += nl + 1;
+    }
+  }
+  if (k != std::string_view::npos) {
+    buf.Consume(k);
+    state_ = State::kFrameStart;
+    return std::nullopt;
+  }
+  if (buf.head() + data.size() < buf.end()) {
+    // A hole follows: no frame can span it, drop it all.
+    buf.Consume(data.size());
+    resync_from_ = 0;
+    return std::nullopt;
+  }
+  if (data.size() > kResyncKeep) {
+    // Keep a tail that may be the beginning of a frame.
+    buf.Consume(data.size() - kResyncKeep);
+    data = buf.Contiguous();
+  }
+  // A candidate with three line ends after it is decided (a command needs two lines and
+  // a byte, a reply one line); rescan only the later ones next time.
+  size_t keep_from = 0;
+  size_t end = data.size();
+  for (int lines = 0; lines < 4 && end > 0; ++lines) {
+    const size_t nl = data.rfind('\n', end - 1);
+    if (nl == std::string_view::npos) {
+      end = 0;
+      break;
+    }
+    end = nl;
+  }
+  if (end > 0) keep_from = end + 1;
+  resync_from_ = keep_from;
+  return ParseState::kNeedsMoreData;
+}
+
+ParseState RespStreamParser::NextImpl(conn::StreamBuffer& buf, Frame* out) {
+  for (;;) {
+    std::optional<ParseState> done;
+    switch (state_) {
+      case State::kFrameStart: done = StepFrameStart(buf, out); break;
+      case State::kToken: done = StepToken(buf, out); break;
+      case State::kPayload: done = StepPayload(buf); break;
+      case State::kPayloadCrlf: done = StepPayloadCrlf(buf, out); break;
+      case State::kResync: done = StepResync(buf); break;
+    }
+    if (done) return *done;
+  }
+}
+
 
 bool RespStreamParser::Finish() {
   const bool partial = in_frame();

@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "conn/stream_buffer.h"
@@ -68,6 +69,12 @@ class RespStreamParser {
   enum class State { kFrameStart, kToken, kPayload, kPayloadCrlf, kResync };
 
   ParseState NextImpl(conn::StreamBuffer& buf, Frame* out);
+  // One state of NextImpl each; std::nullopt: the state changed, go on.
+  std::optional<ParseState> StepFrameStart(conn::StreamBuffer& buf, Frame* out);
+  std::optional<ParseState> StepToken(conn::StreamBuffer& buf, Frame* out);
+  std::optional<ParseState> StepPayload(conn::StreamBuffer& buf);
+  std::optional<ParseState> StepPayloadCrlf(conn::StreamBuffer& buf, Frame* out);
+  std::optional<ParseState> StepResync(conn::StreamBuffer& buf);
   // Loss of framing: counts it, drops the frame in progress, resyncs from `from` bytes past
   // the head.
   void Lose(size_t from);
