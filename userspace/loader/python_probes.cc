@@ -17,6 +17,7 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "loader/uprobe_manager.h"
 #include "python.skel.h"
 
 namespace fraiseql::loader {
@@ -25,27 +26,20 @@ namespace fraiseql::loader {
 
 StatusOr<std::unique_ptr<PythonProbes>> PythonProbes::Load(const SharedMaps& maps) {
   std::unique_ptr<PythonProbes> p(new PythonProbes());
-  p->skel_ = python_bpf__open();
-  if (p->skel_ == nullptr) return Status::Errno("BPF: open python skeleton", errno);
   // Share the capture object's maps: same filter, ring buffer, counters and Python config.
-  const std::pair<bpf_map*, int> reuse[] = {
-      {p->skel_->maps.fql_watched, maps.watched},
-      {p->skel_->maps.fql_events, maps.events},
-      {p->skel_->maps.fql_stats, maps.stats},
-      {p->skel_->maps.fql_py_procs, maps.py_procs},
-      {p->skel_->maps.fql_py_tstate, maps.py_tstate},
-  };
-  for (const auto& [map, fd] : reuse) {
-    if (int err = bpf_map__reuse_fd(map, fd)) {
-      return Status::Errno(std::string("BPF: python reuse ") + bpf_map__name(map), -err);
-    }
-  }
-  if (int err = python_bpf__load(p->skel_)) {
-    return Status::Errno("BPF: load python.bpf.o (verifier log above, at warn level)", -err);
-  }
-  if (p->skel_->rodata->fql_abi_version != FQL_ABI_VERSION) {
-    return Status::Error("BPF: ABI version mismatch between python.bpf.o and events.h");
-  }
+  ASSIGN_OR_RETURN(p->skel_, LoadSatellite("python",
+                                           SatelliteOps<python_bpf>{python_bpf__open,
+                                                                    python_bpf__load,
+                                                                    python_bpf__destroy},
+                                           [&](python_bpf* s) {
+                                             return std::vector<std::pair<bpf_map*, int>>{
+                                                 {s->maps.fql_watched, maps.watched},
+                                                 {s->maps.fql_events, maps.events},
+                                                 {s->maps.fql_stats, maps.stats},
+                                                 {s->maps.fql_py_procs, maps.py_procs},
+                                                 {s->maps.fql_py_tstate, maps.py_tstate},
+                                             };
+                                           }));
   return p;
 }
 
@@ -81,12 +75,7 @@ std::vector<PythonProbeFile> PythonProbes::Files() const {
 }
 
 std::vector<std::pair<std::string, int>> PythonProbes::Programs() const {
-  std::vector<std::pair<std::string, int>> out;
-  bpf_program* prog = nullptr;
-  bpf_object__for_each_program(prog, skel_->obj) {
-    out.emplace_back(bpf_program__name(prog), bpf_program__fd(prog));
-  }
-  return out;
+  return ProgramsOf(skel_->obj);
 }
 
 std::vector<uint64_t> PythonProbes::SiteHits() const {
@@ -107,29 +96,17 @@ std::vector<uint64_t> PythonProbes::SiteHits() const {
 
 namespace {
 
-// Attaches per process (pid = tgid: the kernel installs the breakpoint only in that mm);
-// if the kernel refuses, per file (pid -1). *per_pid says which.
+// Per process (pid = tgid: the kernel installs the breakpoint only in that mm); if the
+// kernel refuses, per file (pid -1). *per_pid says which.
 bpf_link* AttachUprobe(const bpf_program* prog, uint32_t tgid, const std::string& path,
                        uint64_t offset, bool retprobe, uint64_t cookie, bool* per_pid) {
-  LIBBPF_OPTS(bpf_uprobe_opts, opts);
-  opts.retprobe = retprobe;
-  opts.bpf_cookie = cookie;
-  bpf_link* l = bpf_program__attach_uprobe_opts(prog, static_cast<int>(tgid), path.c_str(),
-                                                offset, &opts);
-  if (l != nullptr) {
-    *per_pid = true;
-    return l;
-  }
-  const int err = errno;
-  l = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), offset, &opts);
-  if (l != nullptr) {
-    spdlog::warn("python: per-process uprobe refused for {} ({}): attached per file", tgid,
-                 std::strerror(err));
-    *per_pid = false;
-  } else {
-    errno = err;
-  }
-  return l;
+  UprobeSpec spec;
+  spec.prog = prog;
+  spec.path = path;
+  spec.offset = offset;
+  spec.retprobe = retprobe;
+  spec.cookie = cookie;
+  return loader::AttachUprobe(spec, tgid, UprobeScope::kPerProcessElseFile, per_pid);
 }
 
 }  // namespace
