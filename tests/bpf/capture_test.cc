@@ -375,8 +375,9 @@ TEST_F(CaptureTest, AttachesEveryProgram) {
 }
 
 TEST_F(CaptureTest, LoopbackTcpTrafficIsCapturedExactly) {
-  auto src = loader_->MakeEventSource();
-  ASSERT_NE(src, nullptr);
+  auto made = loader_->MakeEventSource();
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  auto src = std::move(made).value();
   ASSERT_TRUE(testutil::DrainLeftovers(src.get()));
   Decoded d;
   const auto counters_before = loader_->ReadCounters();
@@ -625,8 +626,9 @@ TEST_F(CaptureTest, LoopbackTcpTrafficIsCapturedExactly) {
 // loader captured for it.
 template <typename Body>
 void RunWatchedChild(Loader* loader, Body body, Decoded* d, uint32_t* pid_out) {
-  auto src = loader->MakeEventSource();
-  ASSERT_NE(src, nullptr);
+  auto made = loader->MakeEventSource();
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  auto src = std::move(made).value();
   int go[2];
   ASSERT_EQ(pipe(go), 0);
   pid_t child = fork();

@@ -373,8 +373,9 @@ bool Contains(const std::string& hay, const std::string& needle) {
 }
 
 TEST_F(LibpqProbeTest, PsycopgOverTlsIsSeenThroughLibpq) {
-  auto src = loader_->MakeEventSource();
-  ASSERT_NE(src, nullptr);
+  auto made = loader_->MakeEventSource();
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  auto src = std::move(made).value();
   ASSERT_TRUE(testutil::DrainLeftovers(src.get()));
   Records r;
   const auto before = loader_->ReadCounters();
@@ -612,13 +613,14 @@ TEST_F(LibpqProbeTest, PsycopgOverTlsIsSeenThroughLibpq) {
   EXPECT_EQ(after[FQL_CNT_PQ_EVENTS] - before[FQL_CNT_PQ_EVENTS], r.pq.size());
   EXPECT_EQ(after[FQL_CNT_PQ_STATE_FULL], before[FQL_CNT_PQ_STATE_FULL]);
   EXPECT_EQ(after[FQL_CNT_RINGBUF_FULL], before[FQL_CNT_RINGBUF_FULL]);
-  loader_->Unwatch(t1);
+  EXPECT_TRUE(loader_->Unwatch(t1).ok());
 }
 
 TEST_F(LibpqProbeTest, LongSqlIsTruncatedAndFlagged) {
   // A 6000-byte statement through PQexec (psycopg's pgconn.exec_).
-  auto src = loader_->MakeEventSource();
-  ASSERT_NE(src, nullptr);
+  auto made = loader_->MakeEventSource();
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  auto src = std::move(made).value();
   ASSERT_TRUE(testutil::DrainLeftovers(src.get()));
   Records r;
   char path[] = "/tmp/fql-libpq-long-XXXXXX.py";
@@ -658,7 +660,7 @@ TEST_F(LibpqProbeTest, LongSqlIsTruncatedAndFlagged) {
   EXPECT_EQ(mine[1]->ev.fn, FQL_PQ_EXEC);
   EXPECT_EQ(mine[1]->ev.result_status, FQL_PGRES_TUPLES_OK);
   EXPECT_EQ(mine[1]->cmd(), "SELECT 1");
-  loader_->Unwatch(t);
+  EXPECT_TRUE(loader_->Unwatch(t).ok());
 }
 
 TEST_F(LibpqProbeTest, DetachAndReattach) {

@@ -366,9 +366,10 @@ class PythonCtxTest : public SharedLoaderTest<PythonCtxTest> {
                                                 PythonTarget* target, PyBirthHook hook,
                                                 PythonProbeFile* probe) {
     std::array<uint64_t, FQL_CNT_MAX> delta{};
-    auto src = loader_->MakeEventSource();
-    EXPECT_NE(src, nullptr);
-    if (!src) return delta;
+    auto made = loader_->MakeEventSource();
+    EXPECT_TRUE(made.ok()) << made.status().message();
+    if (!made.ok()) return delta;
+    auto src = std::move(made).value();
     Decoder dec;
     uint32_t pid = 0;
     auto sink = [&](std::span<const uint8_t> rec) {
@@ -427,7 +428,7 @@ class PythonCtxTest : public SharedLoaderTest<PythonCtxTest> {
     const auto after = loader_->ReadCounters();
     for (size_t i = 0; i < delta.size(); ++i) delta[i] = after[i] - before[i];
     loader_->UnwatchPython(pid);
-    loader_->Unwatch(pid);
+    EXPECT_TRUE(loader_->Unwatch(pid).ok());
     return delta;
   }
 
@@ -662,8 +663,9 @@ struct CostRun {
 // Runs py_ctx_cost.py `mode` `n` under `python`, watched with `hook` (none: unwatched).
 void MeasureCost(Loader* loader, const std::string& python, const std::string& mode, int n,
                  std::optional<PyBirthHook> hook, CostRun* out) {
-  auto src = loader->MakeEventSource();
-  ASSERT_NE(src, nullptr);
+  auto made = loader->MakeEventSource();
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  auto src = std::move(made).value();
   Decoder dec;
   uint32_t pid = 0;
   auto sink = [&](std::span<const uint8_t> rec) {
@@ -837,7 +839,9 @@ TEST_F(PythonCtxTest, WatchPythonWithAnotherProcessTarget) {
   ASSERT_TRUE(det.ok() && det->has_value());
   // The "child": another process of the same image, watched with the parent's target.
   {
-    auto src = loader_->MakeEventSource();
+    auto made = loader_->MakeEventSource();
+    ASSERT_TRUE(made.ok()) << made.status().message();
+    auto src = std::move(made).value();
     Workload w;
     w.script = parent.script;
     ASSERT_TRUE(w.Start(py, "create_task", 500));

@@ -211,8 +211,9 @@ int Run(RunOptions opts) {
   spdlog::info("attached {} BPF programs: {}", loader.Attached().size(),
                fmt::join(loader.Attached(), ", "));
   auto events = loader.MakeEventSource();
-  if (!events) {
-    std::fprintf(stderr, "fraiseql-collector: cannot open the ring buffer\n");
+  if (!events.ok()) {
+    std::fprintf(stderr, "fraiseql-collector: cannot open the ring buffer: %s\n",
+                 events.status().message().c_str());
     return 1;
   }
 
@@ -235,7 +236,7 @@ int Run(RunOptions opts) {
   InstallSignals();
   ready.store(true);
   spdlog::info("ready: metrics on port {} (/metrics, /healthz, /readyz)", server.port());
-  int rc = Loop(opts, *events, outputs.recorder.get(), pipeline, targets, probes);
+  int rc = Loop(opts, **events, outputs.recorder.get(), pipeline, targets, probes);
   spdlog::info("stopping");
   server.Stop();
   return rc;

@@ -71,7 +71,8 @@ void TargetManager::Watch(const discovery::Target& t) {
 
 void TargetManager::Unwatch(uint32_t tgid) {
   probes_.OnUnwatched(tgid);
-  loader_.Unwatch(tgid);  // may already be gone from the map (exit); harmless
+  // The pid may already be gone from the watch map (exit): harmless, logged at debug.
+  if (Status s = loader_.Unwatch(tgid); !s.ok()) spdlog::debug("unwatch {}: {}", tgid, s.message());
   pipeline_.ForgetProcess(tgid);
   listening_.erase(tgid);
 }

@@ -67,7 +67,7 @@
 namespace fraiseql::discovery {
 
 namespace internal {
-struct ProcInfo;   // what is known about one process (discovery.cc)
+struct ProcInfo;   // what is known about one process (proc_reader.h)
 struct ScanCache;  // per-Scan/Check caches: LISTEN tables per netns, auto-detect results
 }  // namespace internal
 
@@ -134,6 +134,10 @@ class Discovery {
 
   std::optional<Target> Evaluate(uint32_t tgid, ScanCache& cache, int depth);
   std::optional<Target> EvaluateInfo(ProcInfo& info, ScanCache& cache, int depth);
+  // Why `info` matches the explicit selectors (pids, cmdline regexes, ports).
+  void SelectorReasons(ProcInfo& info, ScanCache& cache, std::vector<std::string>* reasons) const;
+  // Why `info` is auto-detected: FraiseQL v2 binary, v1 Python server, or a worker of one.
+  void AutoReasons(ProcInfo& info, ScanCache& cache, int depth, std::vector<std::string>* reasons);
   std::string ServiceName(ProcInfo& info) const;
   std::vector<uint16_t> PortsOf(uint32_t tgid, ScanCache& cache) const;
 

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -20,6 +19,8 @@ namespace {
 constexpr const char* kTracefs = "/sys/kernel/tracing";
 constexpr const char* kDebugfsTracing = "/sys/kernel/debug/tracing";
 constexpr long kTracefsMagic = 0x74726163;  // TRACEFS_MAGIC
+constexpr const char* kSyscallTracepoint = "syscalls/sys_enter_read";
+constexpr const char* kSchedTracepoint = "sched/sched_process_fork";
 
 bool Exists(const std::string& path) {
   struct stat st {};
@@ -37,6 +38,8 @@ std::string TracefsRoot() {
   if (IsTracefs(kDebugfsTracing)) return kDebugfsTracing;
   return "";
 }
+
+}  // namespace
 
 Check CapsCheck() {
   Check c{"capabilities", false, true, ""};
@@ -69,85 +72,80 @@ Check CapsCheck() {
   return c;
 }
 
-Check KernelCheck() {
-  Check c{"kernel >= 5.8", false, true, ""};
-  struct utsname u {};
-  if (uname(&u) != 0) {
-    c.detail = std::string("uname failed: ") + std::strerror(errno);
-    return c;
-  }
-  int major = 0, minor = 0;
-  std::sscanf(u.release, "%d.%d", &major, &minor);
-  c.ok = major > 5 || (major == 5 && minor >= 8);
-  c.detail = std::string("running ") + u.release;
-  if (!c.ok) c.detail += ": ring buffers and CAP_BPF need Linux 5.8 or newer";
+namespace {
+
+// Information only: features are probed (ring buffer, program type, BTF, tracepoints,
+// uprobes), never inferred from the version, since distribution kernels (RHEL) backport
+// ring buffers and BTF to older version numbers.
+Check KernelCheck(const HostFacts& f) {
+  Check c{"kernel version", true, false, ""};
+  c.detail = f.kernel_release.empty()
+                 ? std::string("uname failed")
+                 : "running " + f.kernel_release + " (information only: features are probed)";
   return c;
 }
 
-Check BtfCheck() {
-  Check c{"kernel BTF", Exists("/sys/kernel/btf/vmlinux"), true, ""};
+Check BtfCheck(const HostFacts& f) {
+  Check c{"kernel BTF", f.btf, true, ""};
   c.detail = c.ok ? "/sys/kernel/btf/vmlinux present"
                   : "BTF not found at /sys/kernel/btf/vmlinux: the kernel needs "
                     "CONFIG_DEBUG_INFO_BTF=y";
   return c;
 }
 
-Check TracefsCheck() {
-  Check c{"tracefs", false, true, ""};
-  Status s = EnsureTracefs();
-  c.ok = s.ok();
-  c.detail = c.ok ? "mounted at " + TracefsRoot() : s.message();
+Check TracefsCheck(const HostFacts& f) {
+  Check c{"tracefs", !f.tracefs_root.empty(), true, ""};
+  c.detail = c.ok ? "mounted at " + f.tracefs_root : f.tracefs_error;
+  if (!c.ok && c.detail.empty()) c.detail = "tracefs not mounted";
   return c;
 }
 
-Check MapTypeCheck() {
-  Check c{"ring buffer map", false, true, ""};
-  int r = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr);
-  c.ok = r == 1;
+Check MapTypeCheck(const HostFacts& f) {
+  Check c{"ring buffer map", f.ringbuf_probe == 1, true, ""};
   c.detail = c.ok ? "BPF_MAP_TYPE_RINGBUF supported"
-                  : "BPF_MAP_TYPE_RINGBUF not supported (probe returned " + std::to_string(r) +
-                        "): needs Linux 5.8+ and root/CAP_BPF";
+                  : "BPF_MAP_TYPE_RINGBUF not supported (probe returned " +
+                        std::to_string(f.ringbuf_probe) +
+                        "): the kernel lacks BPF ring buffers (mainline 5.8, or a "
+                        "distribution backport) or this process lacks root/CAP_BPF";
   return c;
 }
 
-Check ProgTypeCheck() {
-  Check c{"tracepoint programs", false, true, ""};
-  int r = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACEPOINT, nullptr);
-  c.ok = r == 1;
+Check ProgTypeCheck(const HostFacts& f) {
+  Check c{"tracepoint programs", f.tracepoint_prog_probe == 1, true, ""};
   c.detail = c.ok ? "BPF_PROG_TYPE_TRACEPOINT supported"
                   : "BPF_PROG_TYPE_TRACEPOINT not supported (probe returned " +
-                        std::to_string(r) + "): the kernel needs CONFIG_BPF_EVENTS=y";
+                        std::to_string(f.tracepoint_prog_probe) +
+                        "): the kernel needs CONFIG_BPF_EVENTS=y";
   return c;
 }
 
-Check TracepointCheck(const std::string& name, const std::string& rel, const std::string& need) {
+Check TracepointCheck(const HostFacts& f, const std::string& name, const std::string& rel,
+                      bool present, const std::string& need) {
   Check c{name, false, true, ""};
-  const std::string root = TracefsRoot();
-  if (root.empty()) {
+  if (f.tracefs_root.empty()) {
     c.detail = "tracefs not mounted: mount -t tracefs nodev /sys/kernel/tracing";
     return c;
   }
-  const std::string path = root + "/events/" + rel;
-  c.ok = Exists(path);
+  const std::string path = f.tracefs_root + "/events/" + rel;
+  c.ok = present;
   c.detail = c.ok ? path + " present" : path + " missing: the kernel needs " + need;
   return c;
 }
 
-Check UprobeCheck() {
-  Check c{"uprobes", Exists("/sys/bus/event_source/devices/uprobe/type"), true, ""};
+Check UprobeCheck(const HostFacts& f) {
+  Check c{"uprobes", f.uprobe_pmu, true, ""};
   c.detail = c.ok ? "uprobe PMU present"
-                  : "uprobe PMU missing (/sys/bus/event_source/devices/uprobe/type): the kernel "
+                  : "uprobe PMU missing "
+                    "(/sys/bus/event_source/devices/uprobe/type): the kernel "
                     "needs CONFIG_UPROBE_EVENTS=y";
   return c;
 }
 
-Check KprobeCheck() {
-  const std::string root = TracefsRoot();
-  Check c{"kprobes (optional)", false, false, ""};
-  c.ok = Exists("/sys/bus/event_source/devices/kprobe/type") ||
-         (!root.empty() && Exists(root + "/kprobe_events"));
+Check KprobeCheck(const HostFacts& f) {
+  Check c{"kprobes (optional)", f.kprobes, false, ""};
   c.detail = c.ok ? "kprobes available"
-                  : "kprobes unavailable (CONFIG_KPROBES off): syscall tracepoints are used";
+                  : "kprobes unavailable (CONFIG_KPROBES off): syscall "
+                    "tracepoints are used";
   return c;
 }
 
@@ -156,10 +154,10 @@ Check KprobeCheck() {
 Status EnsureTracefs() {
   if (!TracefsRoot().empty()) return Status::Ok();
   if (mount("nodev", kTracefs, "tracefs", 0, nullptr) != 0) {
-    return Status::Errno(
-        std::string("tracefs is not mounted and mounting it at ") + kTracefs +
-            " failed (run as root or `mount -t tracefs nodev /sys/kernel/tracing`)",
-        errno);
+    return Status::Errno(std::string("tracefs is not mounted and mounting it at ") + kTracefs +
+                             " failed (run as root or `mount -t tracefs nodev "
+                             "/sys/kernel/tracing`)",
+                         errno);
   }
   if (!IsTracefs(kTracefs)) {
     return Status::Error(std::string("mounted tracefs at ") + kTracefs +
@@ -168,22 +166,43 @@ Status EnsureTracefs() {
   return Status::Ok();
 }
 
-std::vector<Check> RunDoctorChecks() {
+HostFacts ProbeHost() {
+  HostFacts f;
+  struct utsname u {};
+  if (uname(&u) == 0) f.kernel_release = u.release;
+  f.btf = Exists("/sys/kernel/btf/vmlinux");
+  if (Status s = EnsureTracefs(); !s.ok()) f.tracefs_error = s.message();
+  f.tracefs_root = TracefsRoot();
+  f.ringbuf_probe = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr);
+  f.tracepoint_prog_probe = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACEPOINT, nullptr);
+  if (!f.tracefs_root.empty()) {
+    f.syscall_tracepoints = Exists(f.tracefs_root + "/events/" + kSyscallTracepoint);
+    f.sched_tracepoints = Exists(f.tracefs_root + "/events/" + kSchedTracepoint);
+  }
+  f.uprobe_pmu = Exists("/sys/bus/event_source/devices/uprobe/type");
+  f.kprobes = Exists("/sys/bus/event_source/devices/kprobe/type") ||
+              (!f.tracefs_root.empty() && Exists(f.tracefs_root + "/kprobe_events"));
+  return f;
+}
+
+std::vector<Check> EvaluateChecks(const HostFacts& f, const Check& caps) {
   std::vector<Check> checks;
-  checks.push_back(CapsCheck());
-  checks.push_back(KernelCheck());
-  checks.push_back(BtfCheck());
-  checks.push_back(TracefsCheck());
-  checks.push_back(MapTypeCheck());
-  checks.push_back(ProgTypeCheck());
-  checks.push_back(TracepointCheck("syscall tracepoints", "syscalls/sys_enter_read",
-                                   "CONFIG_FTRACE_SYSCALLS=y"));
-  checks.push_back(TracepointCheck("sched tracepoints", "sched/sched_process_fork",
+  checks.push_back(caps);
+  checks.push_back(KernelCheck(f));
+  checks.push_back(BtfCheck(f));
+  checks.push_back(TracefsCheck(f));
+  checks.push_back(MapTypeCheck(f));
+  checks.push_back(ProgTypeCheck(f));
+  checks.push_back(TracepointCheck(f, "syscall tracepoints", kSyscallTracepoint,
+                                   f.syscall_tracepoints, "CONFIG_FTRACE_SYSCALLS=y"));
+  checks.push_back(TracepointCheck(f, "sched tracepoints", kSchedTracepoint, f.sched_tracepoints,
                                    "sched tracepoints (CONFIG_TRACEPOINTS=y)"));
-  checks.push_back(UprobeCheck());
-  checks.push_back(KprobeCheck());
+  checks.push_back(UprobeCheck(f));
+  checks.push_back(KprobeCheck(f));
   return checks;
 }
+
+std::vector<Check> RunDoctorChecks() { return EvaluateChecks(ProbeHost(), CapsCheck()); }
 
 Status CheckRequirements() {
   for (const Check& c : RunDoctorChecks()) {

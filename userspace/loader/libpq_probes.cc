@@ -16,6 +16,7 @@
 #include "fraiseql/abi/events.h"
 #include "libpq.skel.h"
 #include "loader/proc_maps.h"
+#include "loader/uprobe_manager.h"
 
 namespace fraiseql::loader {
 namespace {
@@ -48,113 +49,23 @@ const ProbeSpec kProbes[] = {
 
 }  // namespace
 
-// ---- pure helpers ------------------------------------------------------------------------
-
-bool IsLibpqBasename(std::string_view b) {
-  if (b.size() < 6 || b.substr(0, 5) != "libpq") return false;
-  if (b[5] != '.' && b[5] != '-') return false;
-  return b.find(".so") != std::string_view::npos;
-}
-
-std::vector<LibpqMapping> FindLibpqMappings(std::string_view maps) {
-  std::vector<LibpqMapping> out;
-  std::set<std::pair<std::string, uint64_t>> seen;
-  for (MapsEntry& e : ParseMaps(maps)) {
-    const size_t slash = e.path.rfind('/');
-    if (!IsLibpqBasename(std::string_view(e.path).substr(slash + 1))) continue;
-    if (!seen.insert({e.path, e.inode}).second) continue;
-    LibpqMapping m;
-    m.path = std::move(e.path);
-    m.range = std::move(e.range);
-    m.inode = e.inode;
-    m.deleted = e.deleted;
-    out.push_back(std::move(m));
-  }
-  return out;
-}
-
-std::optional<int32_t> SockOffsetFromPQsocket(std::span<const uint8_t> code) {
-  size_t i = 0;
-  auto has = [&](std::initializer_list<uint8_t> bytes) {
-    if (code.size() - i < bytes.size()) return false;
-    size_t k = i;
-    for (uint8_t b : bytes) {
-      if (code[k++] != b) return false;
-    }
-    return true;
-  };
-  if (has({0xf3, 0x0f, 0x1e, 0xfa})) i += 4;  // endbr64
-  if (!has({0x48, 0x85, 0xff})) return std::nullopt;  // test rdi,rdi
-  i += 3;
-  if (has({0x74})) {  // je rel8
-    i += 2;
-  } else if (has({0x0f, 0x84})) {  // je rel32
-    i += 6;
-  } else {
-    return std::nullopt;
-  }
-  int32_t off = -1;
-  if (has({0x8b, 0x87}) && code.size() - i >= 6) {  // mov eax,[rdi+disp32]
-    std::memcpy(&off, code.data() + i + 2, 4);
-  } else if (has({0x8b, 0x47}) && code.size() - i >= 3) {  // mov eax,[rdi+disp8]
-    off = static_cast<int8_t>(code[i + 2]);
-  } else {
-    return std::nullopt;
-  }
-  if (off <= 0 || off >= 65536 || off % 4 != 0) return std::nullopt;
-  return off;
-}
-
-StatusOr<LibpqElf> ReadLibpqElf(const std::string& path, const std::vector<std::string>& wanted) {
-  std::string img;
-  if (!ReadWholeFile(path, &img)) return Status::Errno("read " + path, errno);
-  std::vector<std::string> symbols = wanted;
-  symbols.push_back("PQsocket");
-  auto elf = ParseElf(img, symbols);
-  if (!elf.ok()) return Status::Error(path + ": " + elf.status().message());
-  // Defined dynamic function symbols only.
-  auto function = [&](const std::string& name) -> const ElfSymbol* {
-    const auto it = elf->dynsym.find(name);
-    return it != elf->dynsym.end() && it->second.type == STT_FUNC ? &it->second : nullptr;
-  };
-  LibpqElf out;
-  for (const std::string& w : wanted) {
-    if (function(w) != nullptr) out.functions.push_back(w);
-  }
-  const ElfSymbol* pqsocket_sym = function("PQsocket");
-  const std::optional<uint64_t> pqsocket =
-      pqsocket_sym != nullptr ? elf->FileOffset(pqsocket_sym->value) : std::nullopt;
-  if (pqsocket && *pqsocket < img.size()) {
-    const size_t n = std::min<size_t>(32, img.size() - *pqsocket);
-    out.sock_offset = SockOffsetFromPQsocket(
-        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(img.data()) + *pqsocket, n));
-  }
-  return out;
-}
-
 // ---- LibpqProbes -------------------------------------------------------------------------
 
 StatusOr<std::unique_ptr<LibpqProbes>> LibpqProbes::Load(int watched_fd, int events_fd,
                                                          int stats_fd) {
   std::unique_ptr<LibpqProbes> p(new LibpqProbes());
-  p->skel_ = libpq_bpf__open();
-  if (p->skel_ == nullptr) return Status::Errno("BPF: open libpq skeleton", errno);
   // Share the capture object's maps: same filter, same ring buffer, same counters.
-  if (int err = bpf_map__reuse_fd(p->skel_->maps.fql_watched, watched_fd)) {
-    return Status::Errno("BPF: libpq reuse fql_watched", -err);
-  }
-  if (int err = bpf_map__reuse_fd(p->skel_->maps.fql_events, events_fd)) {
-    return Status::Errno("BPF: libpq reuse fql_events", -err);
-  }
-  if (int err = bpf_map__reuse_fd(p->skel_->maps.fql_stats, stats_fd)) {
-    return Status::Errno("BPF: libpq reuse fql_stats", -err);
-  }
-  if (int err = libpq_bpf__load(p->skel_)) {
-    return Status::Errno("BPF: load libpq.bpf.o (verifier log above, at warn level)", -err);
-  }
-  if (p->skel_->rodata->fql_abi_version != FQL_ABI_VERSION) {
-    return Status::Error("BPF: ABI version mismatch between libpq.bpf.o and events.h");
-  }
+  ASSIGN_OR_RETURN(p->skel_, LoadSatellite("libpq",
+                                           SatelliteOps<libpq_bpf>{libpq_bpf__open,
+                                                                   libpq_bpf__load,
+                                                                   libpq_bpf__destroy},
+                                           [&](libpq_bpf* s) {
+                                             return std::vector<std::pair<bpf_map*, int>>{
+                                                 {s->maps.fql_watched, watched_fd},
+                                                 {s->maps.fql_events, events_fd},
+                                                 {s->maps.fql_stats, stats_fd},
+                                             };
+                                           }));
   return p;
 }
 
@@ -187,12 +98,7 @@ size_t LibpqProbes::LinkCount() const {
 }
 
 std::vector<std::pair<std::string, int>> LibpqProbes::Programs() const {
-  std::vector<std::pair<std::string, int>> out;
-  bpf_program* prog = nullptr;
-  bpf_object__for_each_program(prog, skel_->obj) {
-    out.emplace_back(bpf_program__name(prog), bpf_program__fd(prog));
-  }
-  return out;
+  return ProgramsOf(skel_->obj);
 }
 
 Status LibpqProbes::Attach(uint32_t tgid) {
@@ -261,13 +167,14 @@ Status LibpqProbes::AttachOne(uint32_t tgid, const LibpqMapping& m) {
       }
       continue;
     }
-    LIBBPF_OPTS(bpf_uprobe_opts, opts);
-    opts.func_name = p.function;
-    opts.retprobe = p.retprobe;
+    UprobeSpec spec;
+    spec.prog = p.program(skel_);
+    spec.path = attach_path;
+    spec.func_name = p.function;
+    spec.retprobe = p.retprobe;
     // offset + 1 so that 0 means "unknown" (bpf/libpq.bpf.c fql_pq_sock_fd)
-    opts.bpf_cookie = elf->sock_offset ? static_cast<uint64_t>(*elf->sock_offset) + 1 : 0;
-    bpf_link* link =
-        bpf_program__attach_uprobe_opts(p.program(skel_), -1, attach_path.c_str(), 0, &opts);
+    spec.cookie = elf->sock_offset ? static_cast<uint64_t>(*elf->sock_offset) + 1 : 0;
+    bpf_link* link = AttachUprobe(spec, tgid, UprobeScope::kPerFile, nullptr);
     if (link == nullptr) {
       const int err = errno;
       spdlog::warn("libpq: attach {} in {}: {}", probe, m.path, std::strerror(err));

@@ -1,6 +1,6 @@
-// libpq uprobes (bpf/libpq.bpf.c): finding libpq in a process, reading what the probes need
-// from its ELF file, and attaching once per library inode. Owned by Loader (loader.h has the
-// public API); the pure helpers are here so they can be tested without privileges.
+// libpq uprobes (bpf/libpq.bpf.c): attaching once per library inode, from what libpq_elf.h
+// finds (libpq in a process's maps, what the probes need from its ELF file). Owned by Loader
+// (loader.h has the public API).
 #pragma once
 
 #include <cstdint>
@@ -15,40 +15,12 @@
 #include <vector>
 
 #include "common/status.h"
+#include "loader/libpq_elf.h"
 
 struct libpq_bpf;  // generated skeleton (libpq.skel.h), private to libpq_probes.cc
 struct bpf_link;
 
 namespace fraiseql::loader {
-
-// One libpq file mapped by a process, from /proc/PID/maps.
-struct LibpqMapping {
-  std::string path;    // as shown in maps (the process's mount namespace), without " (deleted)"
-  std::string range;   // "start-end" of its first mapping (for /proc/PID/map_files/<range>)
-  uint64_t inode = 0;  // inode column
-  bool deleted = false;
-};
-
-// True for "libpq.so.5", "libpq.so.5.16", "libpq-2e9a1c8d.so.5.16" (psycopg_binary.libs):
-// the basename starts with "libpq" followed by '.' or '-', and contains ".so". Not
-// "libpqwalreceiver.so" (a PostgreSQL server module).
-bool IsLibpqBasename(std::string_view basename);
-
-// Distinct libpq files in a /proc/PID/maps text, in order of first appearance.
-std::vector<LibpqMapping> FindLibpqMappings(std::string_view maps);
-
-// offsetof(PGconn, sock) decoded from the x86-64 code of PQsocket (`test rdi,rdi; je;
-// mov eax,[rdi+disp]; ret`, optionally after endbr64). nullopt when the code does not have
-// that shape (other architectures, unusual builds): events then carry fd -1.
-std::optional<int32_t> SockOffsetFromPQsocket(std::span<const uint8_t> code);
-
-// What the probes need from a libpq ELF file.
-struct LibpqElf {
-  std::vector<std::string> functions;  // exported (dynamic, defined) function symbols asked for
-  std::optional<int32_t> sock_offset;  // from PQsocket, see above
-};
-StatusOr<LibpqElf> ReadLibpqElf(const std::string& path,
-                                const std::vector<std::string>& wanted);
 
 // One attached library (see Loader::LibpqLibraries).
 struct LibpqLibrary {

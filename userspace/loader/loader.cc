@@ -213,13 +213,9 @@ std::array<uint64_t, FQL_CNT_MAX> Loader::ReadCounters() const {
   return sums;
 }
 
-std::unique_ptr<source::EventSource> Loader::MakeEventSource() {
-  auto src = RingBufferSource::Create(bpf_map__fd(skel_->maps.fql_events));
-  if (!src.ok()) {
-    spdlog::error("{}", src.status().message());
-    return nullptr;
-  }
-  return std::move(src.value());
+StatusOr<std::unique_ptr<source::EventSource>> Loader::MakeEventSource() {
+  ASSIGN_OR_RETURN(auto src, RingBufferSource::Create(bpf_map__fd(skel_->maps.fql_events)));
+  return std::unique_ptr<source::EventSource>(std::move(src));
 }
 
 std::vector<ProgramStat> Loader::ProgramStats() const {

@@ -53,8 +53,10 @@ class Loader {
   // Names of the attached programs.
   const std::vector<std::string>& Attached() const { return attached_; }
   // A ring-buffer source over this loader's event map. It holds its own map fd, so it
-  // stays valid if it outlives the Loader (it then just stops receiving records).
-  std::unique_ptr<source::EventSource> MakeEventSource();
+  // stays valid if it outlives the Loader (it then just stops receiving records). Fails
+  // (never null) when the fd cannot be duplicated or libbpf cannot set up the ring
+  // (EMFILE, ENOMEM).
+  [[nodiscard]] StatusOr<std::unique_ptr<source::EventSource>> MakeEventSource();
   // Per-program run time/count (kernel.bpf_stats_enabled, enabled via BPF_ENABLE_STATS);
   // includes the fql_pq_* programs once AttachLibpq has loaded them.
   std::vector<ProgramStat> ProgramStats() const;
