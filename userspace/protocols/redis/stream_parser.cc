@@ -74,6 +74,11 @@ void RespStreamParser::Emit(conn::StreamBuffer& buf, Frame* out) {
     cur_.reply = std::move(builder_.value());
     cur_.truncated = cur_.truncated || cur_.reply.truncated;
   }
+  Finish(buf, out);
+}
+
+// Hands out the current frame (its content set) and starts the next one.
+void RespStreamParser::Finish(conn::StreamBuffer& buf, Frame* out) {
   cur_.wire_size = buf.head() - cur_.start_pos;
   cur_.end_ts = buf.TimestampAt(buf.head() > 0 ? buf.head() - 1 : 0);
   cur_.after_loss = after_loss_;
@@ -112,13 +117,7 @@ std::optional<ParseState> RespStreamParser::StepFrameStart(conn::StreamBuffer& b
     if (c.argc == 0) return std::nullopt;  // an empty line; Redis ignores it too
     cur_.direction = direction_;
     cur_.command = std::move(c);
-    cur_.wire_size = r.consumed;
-    cur_.end_ts = buf.TimestampAt(buf.head() - 1);
-    cur_.after_loss = after_loss_;
-    after_loss_ = false;
-    *out = std::move(cur_);
-    cur_ = Frame();
-    ++frames_;
+    Finish(buf, out);
     return ParseState::kSuccess;
   }
   state_ = State::kToken;

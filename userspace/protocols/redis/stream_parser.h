@@ -79,6 +79,7 @@ class RespStreamParser {
   // the head.
   void Lose(size_t from);
   void Emit(conn::StreamBuffer& buf, Frame* out);
+  void Finish(conn::StreamBuffer& buf, Frame* out);
   void CheckEvictions(conn::StreamBuffer& buf);
 
   Direction direction_;
